@@ -1,0 +1,1 @@
+"""hashlib_tutorial."""

@@ -1,0 +1,144 @@
+import math
+
+import pytest
+import torch
+
+from hashlib_tutorial.losses import (
+    admth_consistency,
+    class_loss,
+    dah_bit_balance,
+    dah_pair_loss,
+    dpfah_quantization,
+    dpsh_likelihood,
+    dsh_loss,
+    sign_quantization,
+    similarity_matrix,
+)
+
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    """Compare with Python floats in double precision; restore the default afterwards."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+def pairs(n):
+    return [(i, j) for i in range(n) for j in range(n) if i != j]
+
+
+def test_similarity_from_class_indices_and_multi_hot():
+    assert similarity_matrix(torch.tensor([0, 1, 0])).tolist() == [[1, 0, 1], [0, 1, 0], [1, 0, 1]]
+    multi = torch.tensor([[1, 0, 1], [0, 1, 0], [0, 0, 1]])
+    assert similarity_matrix(multi).tolist() == [[1, 0, 1], [0, 1, 0], [1, 0, 1]]
+    assert similarity_matrix(torch.tensor([0, 1]), torch.tensor([1, 1, 0])).tolist() == [[0, 0, 1], [1, 1, 0]]
+    with pytest.raises(ValueError, match="mix class indices and multi-hot"):
+        similarity_matrix(torch.tensor([0, 1]), multi)
+
+
+def test_dpsh_likelihood_equals_the_equation_written_as_a_loop():
+    u, s = torch.randn(4, 8), (torch.rand(4, 4) > 0.5).double()
+    loop = sum(math.log1p(math.exp(0.5 * u[i] @ u[j])) - s[i, j] * 0.5 * u[i] @ u[j]
+               for i in range(4) for j in range(4)) / 16
+    torch.testing.assert_close(dpsh_likelihood(u, s), torch.as_tensor(loop))
+
+
+def test_dpsh_likelihood_is_finite_for_large_inner_products():
+    u = torch.full((2, 64), 30.0)  # theta = 28,800: exp overflows, softplus does not
+    loss = dpsh_likelihood(u, torch.ones(2, 2))
+    assert torch.isfinite(loss) and loss.item() == pytest.approx(0.0, abs=1e-9)
+
+
+def test_sign_quantization_by_hand():
+    u = torch.tensor([[0.5, -0.25], [-2.0, 1.0]])
+    # (1 - .5)^2 + (-1 + .25)^2 = .8125 ; (-1 + 2)^2 + 0 = 1 ; mean = .90625
+    assert sign_quantization(u).item() == pytest.approx(0.90625)
+
+
+def test_dpfah_quantization_band_penalty_by_hand():
+    u = torch.tensor([[0.0, 1.05, -1.3], [-0.6, 1.0, 1.1]])
+    # row 1: relu(1 - 0) + 0 + relu(1.3 - 1.1) = 1.2 ; row 2: 0.4 + 0 + 0 = 0.4 ; mean = 0.8
+    assert dpfah_quantization(u).item() == pytest.approx(0.8)
+    assert dpfah_quantization(torch.tensor([[1.0, -1.1, 1.05]])).item() == 0.0  # inside the band: no loss
+
+
+def test_class_loss_single_and_multi_label():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    ce = -(math.log(math.exp(2) / (math.exp(2) + 1)) + math.log(math.exp(1) / (1 + math.exp(1)))) / 2
+    assert class_loss(logits, torch.tensor([0, 1])).item() == pytest.approx(ce)
+    sig = lambda z: 1 / (1 + math.exp(-z))  # noqa: E731
+    bce = -(math.log(sig(2)) + math.log(1 - sig(0)) + math.log(sig(0)) + math.log(sig(1))) / 4
+    assert class_loss(logits, torch.tensor([[1, 0], [1, 1]])).item() == pytest.approx(bce)
+
+
+def test_dah_pair_loss_equals_the_paper_equation_as_a_loop():
+    x = 0.25 + 0.5 * torch.rand(5, 12)
+    labels = torch.tensor([0, 1, 0, 2, 1])
+    s, k = similarity_matrix(labels), 12
+    total = 0.0
+    for i, j in pairs(5):
+        if s[i, j]:
+            total += sum((x[i, b] - x[j, b]).item() ** 2 for b in range(k))
+        else:
+            total += abs(k / 4.8 + sum(math.log(1 - abs(x[i, b] - x[j, b]).item()) for b in range(k)))
+    assert dah_pair_loss(x, s).item() == pytest.approx(total / 20, rel=1e-12)
+
+
+def test_dah_pair_loss_tiny_example_by_hand():
+    x = torch.tensor([[0.75, 0.25], [0.25, 0.25]])
+    # dissimilar: |2/4.8 + log(1 - .5) + log(1)| = |0.41667 - 0.69315| ; both ordered pairs equal
+    expected = abs(2 / 4.8 + math.log(0.5))
+    assert dah_pair_loss(x, torch.eye(2)).item() == pytest.approx(expected)
+    # similar: ||x1 - x2||^2 = 0.25
+    assert dah_pair_loss(x, torch.ones(2, 2)).item() == pytest.approx(0.25)
+
+
+def test_dah_bit_balance_by_hand():
+    x = torch.tensor([[0.75, 0.75], [0.25, 0.25], [0.75, 0.25]])
+    # c = (0.5, -0.5, 0); (c_i + c_j)^2 over ordered pairs: (0,1): 0, (0,2): .25, (1,2): .25, twice each
+    assert dah_bit_balance(x).item() == pytest.approx((0 + 0.25 + 0.25) * 2 / 6)
+
+
+def test_pair_losses_need_two_items():
+    with pytest.raises(ValueError, match="at least 2"):
+        dah_bit_balance(torch.rand(1, 4))
+
+
+def test_dsh_loss_as_a_loop_uses_abs_not_sign():
+    u = torch.randn(4, 6)
+    s = similarity_matrix(torch.tensor([0, 0, 1, 1]))
+    m, alpha = 12.0, 0.01
+    pair = 0.0
+    for i, j in pairs(4):
+        d = ((u[i] - u[j]) ** 2).sum().item()
+        pair += 0.5 * d if s[i, j] else 0.5 * max(m - d, 0.0)
+    reg = sum(abs(abs(v) - 1) for v in u.flatten().tolist()) / 4
+    assert dsh_loss(u, s).item() == pytest.approx(pair / 12 + alpha * reg, rel=1e-10)
+    u.requires_grad_(True)
+    dsh_loss(u, s, margin=0.0).backward()  # only the regulariser and the similar pairs act
+    assert u.grad.abs().sum() > 0
+
+
+def test_admth_consistency_by_hand_and_shapes():
+    h16 = torch.tensor([[1.0, -1.0]])
+    h32 = torch.tensor([[1.0, 1.0, -1.0]])
+    q = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # picks bits 1 and 3 of the longer code
+    assert admth_consistency([h16, h32], [q]).item() == 0.0
+    h16b = torch.tensor([[0.5, 0.0]])
+    assert admth_consistency([h16b, h32], [q]).item() == pytest.approx(0.5 + 1.0)
+    with pytest.raises(ValueError, match="need 1 projections"):
+        admth_consistency([h16, h32], [])
+    with pytest.raises(ValueError, match=r"Q must be \(2, 3\)"):
+        admth_consistency([h16, h32], [q.T])
+
+
+def test_admth_consistency_sums_neighbouring_lengths():
+    codes = [torch.randn(3, n) for n in (2, 4, 6)]
+    qs = [torch.randn(2, 4), torch.randn(4, 6)]
+    loop = sum(
+        sum(abs(v) for v in (codes[k + 1][i] @ qs[k].T - codes[k][i]).tolist()) / 3 for k in range(2) for i in range(3)
+    )
+    assert admth_consistency(codes, qs).item() == pytest.approx(loop)

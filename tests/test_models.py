@@ -1,0 +1,130 @@
+import urllib.error
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from hashlib_tutorial.attention import CBAM, SimAM
+from hashlib_tutorial.backbones import AlexNetTrunk, DAHResNet30, ResNet18, build_backbone
+from hashlib_tutorial.heads import HashHead, MultiLengthHead, ShrinkSigmoid
+from hashlib_tutorial.models import HashingModel
+
+BACKBONE_CASES = {  # name: (kwargs, input size, feature width)
+    "resnet18": ({"attention": "simam"}, 32, 512),
+    "dah_resnet30": ({}, 32, 1024),
+    "alexnet": ({}, 64, 256 * 36),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONE_CASES))
+def test_backbones_map_images_to_feature_vectors(name):
+    kwargs, size, width = BACKBONE_CASES[name]
+    net = build_backbone(name, **kwargs)
+    features = net(torch.randn(2, 3, size, size))
+    assert features.shape == (2, width) == (2, net.out_features)
+
+
+def test_unknown_names_are_refused_with_the_choices():
+    with pytest.raises(ValueError, match="choose one of"):
+        build_backbone("vgg16")
+    with pytest.raises(ValueError, match="'imagenet' or 'cifar'"):
+        ResNet18(stem="tiny")
+    with pytest.raises(ValueError, match="'stem' or 'blocks'"):
+        ResNet18(attention="se", placement="everywhere")
+
+
+def test_resnet18_attention_placement():
+    stem = ResNet18(attention="simam", placement="stem")
+    blocks = ResNet18(attention="simam", placement="blocks")
+    count = lambda net, kind: sum(isinstance(m, kind) for m in net.modules())  # noqa: E731
+    assert count(stem, SimAM) == 1 and count(blocks, SimAM) == 8  # 8 basic blocks in ResNet-18
+    assert count(ResNet18(attention="cbam", placement="blocks"), CBAM) == 8
+    x = torch.randn(1, 64, 8, 8)
+    torch.testing.assert_close(stem.stem_attention(x), x + SimAM()(x))  # DPFAH: x + SimAM(x)
+
+
+def test_cifar_stem_keeps_resolution():
+    net = ResNet18(stem="cifar")
+    assert net.stem(torch.randn(1, 3, 32, 32)).shape == (1, 64, 32, 32)
+    assert ResNet18().stem(torch.randn(1, 3, 32, 32)).shape == (1, 64, 8, 8)
+
+
+def test_dah_resnet30_follows_table_1():
+    net = DAHResNet30()
+    x = net.stem(torch.randn(1, 3, 32, 32))
+    assert x.shape == (1, 64, 32, 32)
+    shapes = []
+    for stage in net.stages:
+        x = stage(x)
+        shapes.append(tuple(x.shape[1:]))
+    assert shapes == [(256, 16, 16), (512, 8, 8), (1024, 4, 4)]
+    assert sum(isinstance(m, CBAM) for m in net.modules()) == 3
+    assert sum(isinstance(m, CBAM) for m in DAHResNet30(attention=None).modules()) == 0
+    # the 3x3 convs of the blocks are depthwise (groups = channels)
+    depthwise = [m for m in net.modules() if isinstance(m, nn.Conv2d) and m.groups > 1]
+    assert len(depthwise) == 9 and all(m.groups == m.in_channels for m in depthwise)
+
+
+def test_alexnet_refuses_small_images_with_the_fix():
+    with pytest.raises(ValueError, match="at least 63 px"):
+        AlexNetTrunk()(torch.randn(1, 3, 32, 32))
+
+
+def test_missing_imagenet_weights_offline_give_an_error_naming_the_fix(monkeypatch, tmp_path):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", offline)  # as with no network
+    with pytest.raises(RuntimeError, match="weights=None"):
+        ResNet18(weights="imagenet")
+    with pytest.raises(ValueError, match="'imagenet' or None"):
+        ResNet18(weights="imagenet21k")
+
+
+def test_shrink_sigmoid_is_the_paper_formula_and_stays_in_a_quarter_band():
+    z = torch.linspace(-50, 50, 101, dtype=torch.float64)
+    torch.testing.assert_close(ShrinkSigmoid()(z), 0.25 + 1 / (2 * (1 + torch.exp(-z))))
+    x = ShrinkSigmoid()(torch.tensor([-10.0, 0.0, 10.0]))
+    assert x[0] > 0.2499 and x[1] == 0.5 and x[2] < 0.7501
+
+
+@pytest.mark.parametrize("activation,low,high", [("tanh", -1, 1), ("shrink_sigmoid", 0.25, 0.75)])
+def test_hash_head_ranges(activation, low, high):
+    codes = HashHead(16, 12, activation)(torch.randn(5, 16) * 10)
+    assert codes.shape == (5, 12) and codes.min() >= low and codes.max() <= high
+
+
+def test_hash_head_refuses_bad_bits_and_activation():
+    with pytest.raises(ValueError, match="positive integer"):
+        HashHead(8, 0)
+    with pytest.raises(ValueError, match="choose one of"):
+        HashHead(8, 4, "relu")
+
+
+@pytest.mark.parametrize("split_at", [0, 1, 2])
+def test_multi_length_head_branches_and_split_point(split_at):
+    head = MultiLengthHead(32, bits=(16, 32, 48, 64), hidden=(24, 20), split_at=split_at).eval()
+    codes = head(torch.randn(3, 32))
+    assert codes.shape == (3, 160)
+    assert [c.shape[1] for c in head.split(codes)] == [16, 32, 48, 64]
+    shared_linears = sum(isinstance(m, nn.Linear) for m in head.shared.modules())
+    assert shared_linears == split_at
+    assert all(sum(isinstance(m, nn.Linear) for m in b.modules()) == 3 - split_at for b in head.branches)
+
+
+def test_multi_length_head_refuses_unsorted_bits():
+    with pytest.raises(ValueError, match="increasing"):
+        MultiLengthHead(8, bits=(32, 16))
+
+
+def test_hashing_model_classifier_reads_features_or_codes():
+    dpfah_like = HashingModel(ResNet18(), HashHead(512, 32, "linear"), num_classes=10, classify_from="features")
+    dah_like = HashingModel(DAHResNet30(), HashHead(1024, 12, "shrink_sigmoid"), num_classes=10, classify_from="codes")
+    x = torch.randn(2, 3, 32, 32)
+    for model, bits, width in [(dpfah_like, 32, 512), (dah_like, 12, 12)]:
+        codes, logits = model(x)
+        assert codes.shape == (2, bits) and logits.shape == (2, 10)
+        assert model.classifier.in_features == width
+    codes, logits = HashingModel(AlexNetTrunk(pool_size=1), MultiLengthHead(256, (16, 32), (8,)))(torch.randn(2, 3, 64, 64))
+    assert codes.shape == (2, 48) and logits is None
