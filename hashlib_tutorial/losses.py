@@ -51,26 +51,30 @@ def dpsh_likelihood(u: Tensor, similarity: Tensor) -> Tensor:
 
 
 def sign_quantization(u: Tensor) -> Tensor:
-    r"""DPSH's quantisation loss, mean_i || b_i - u_i ||^2 with b = sign(u) (no gradient through b)."""
-    return (torch.sign(u).detach() - u).pow(2).sum(dim=1).mean()
+    r"""DPSH's quantisation loss, mean_ik (b_ik - u_ik)^2 with b = sign(u) (no gradient through b).
+
+    A mean over the B K entries, as in the field's reference code, so its weight does not grow with K.
+    """
+    return (torch.sign(u).detach() - u).pow(2).mean()
 
 
 def dpfah_quantization(u: Tensor, low: float = 1.0, high: float = 1.1) -> Tensor:
     r"""DPFAH's quantisation term (its Eq. 13), in the interpretation this project chose.
 
-        L_q = mean_i sum_k [ relu(low - |u_ik|) + relu(|u_ik| - high) ]     low = 1, high = 1.1
+        L_q = mean_ik [ relu(low - |u_ik|) + relu(|u_ik| - high) ]     low = 1, high = 1.1
 
     The paper says only that the term is built with ReLU and that the codes are relaxed to
     [-1.1, 1.1]; it omits the equation. We read it as a band penalty: zero when every |u_ik| lies in
     [1, 1.1] (the code is already binary up to the relaxation), linear outside it. The first ReLU
     pulls u away from 0 towards +-1 (what a quantisation loss is for); the second stops |u| growing
     past 1.1, which a linear hash layer (no tanh) would otherwise do to satisfy the likelihood.
+    A mean over the B K entries (not a sum over bits), so eta = 10 weighs the same at every K.
 
     Args:
         u: relaxed codes from a linear hash layer (B, K).
     """
     magnitude = u.abs()
-    return (F.relu(low - magnitude) + F.relu(magnitude - high)).sum(dim=1).mean()
+    return (F.relu(low - magnitude) + F.relu(magnitude - high)).mean()
 
 
 def class_loss(logits: Tensor, labels: Tensor) -> Tensor:

@@ -54,14 +54,14 @@ def test_dpsh_likelihood_is_finite_for_large_inner_products():
 
 def test_sign_quantization_by_hand():
     u = torch.tensor([[0.5, -0.25], [-2.0, 1.0]])
-    # (1 - .5)^2 + (-1 + .25)^2 = .8125 ; (-1 + 2)^2 + 0 = 1 ; mean = .90625
-    assert sign_quantization(u).item() == pytest.approx(0.90625)
+    # (1 - .5)^2 + (-1 + .25)^2 = .8125 ; (-1 + 2)^2 + 0 = 1 ; mean over 4 entries = .453125
+    assert sign_quantization(u).item() == pytest.approx(0.453125)
 
 
 def test_dpfah_quantization_band_penalty_by_hand():
     u = torch.tensor([[0.0, 1.05, -1.3], [-0.6, 1.0, 1.1]])
-    # row 1: relu(1 - 0) + 0 + relu(1.3 - 1.1) = 1.2 ; row 2: 0.4 + 0 + 0 = 0.4 ; mean = 0.8
-    assert dpfah_quantization(u).item() == pytest.approx(0.8)
+    # row 1: relu(1 - 0) + 0 + relu(1.3 - 1.1) = 1.2 ; row 2: 0.4 + 0 + 0 = 0.4 ; mean over 6 entries = 1.6 / 6
+    assert dpfah_quantization(u).item() == pytest.approx(1.6 / 6)
     assert dpfah_quantization(torch.tensor([[1.0, -1.1, 1.05]])).item() == 0.0  # inside the band: no loss
 
 

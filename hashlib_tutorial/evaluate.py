@@ -1,0 +1,174 @@
+"""Evaluation: encode with a trained model, then every retrieval metric the project reports.
+
+``evaluate_run(RUN_DIR)`` recomputes a run's metrics from its checkpoints and saved splits.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from . import metrics
+from .data import RetrievalSplits
+from .methods import Method, TrainConfig, build_method
+
+PRECISION_AT = (1, 10, 50, 100, 200, 500, 1000)
+
+
+@torch.no_grad()
+def relaxed_codes(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int = 256,
+                  progress: bool = False, desc: str = "encode") -> np.ndarray:
+    """The model's real-valued outputs u for every image of a dataset, (n, sum K), in dataset order."""
+    model.eval()
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    out = [model(images.to(device))[0].float().cpu() for images, _ in tqdm(loader, desc=desc, disable=not progress, leave=False)]
+    return torch.cat(out).numpy()
+
+
+def binary_codes(method: Method, model: nn.Module, dataset: Dataset, device: torch.device,
+                 progress: bool = False, desc: str = "encode") -> dict[int, np.ndarray]:
+    """{K: {-1, +1} codes (n, K)} for every code length the method learns."""
+    u = torch.from_numpy(relaxed_codes(model, dataset, device, progress=progress, desc=desc))
+    return {k: method.binarize(v).numpy() for k, v in method.codes_by_length(model, u).items()}
+
+
+def retrieval_metrics(query_codes: np.ndarray, db_codes: np.ndarray, query_labels: np.ndarray,
+                      db_labels: np.ndarray, topk: int | None = None) -> dict:
+    """Every retrieval number the project reports for one code length."""
+    args = (query_codes, db_codes, query_labels, db_labels)
+    precision, recall = metrics.precision_recall_curve(*args)
+    n_values = [n for n in PRECISION_AT if n <= len(db_codes)]
+    balance = metrics.bit_balance(db_codes)
+    return {
+        "mAP": metrics.mean_average_precision(*args, topk=topk),
+        "mAP_tie_aware": metrics.mean_average_precision(*args, topk=topk, ties="average"),
+        "topk": topk or "all",
+        "precision_radius2": metrics.precision_within_radius(*args, radius=2),
+        "precision_at_n": dict(zip(map(str, n_values), metrics.precision_at_n(*args, n_values).tolist())),
+        "pr_curve": {"precision": precision.tolist(), "recall": recall.tolist()},
+        "bit_balance": {"fraction_ones": balance.fraction_ones.tolist(),
+                        "mean_abs_deviation": float(balance.mean_abs_deviation)},
+    }
+
+
+def default_topk(dataset: str) -> int | None:
+    """mAP@ALL for single-label data; mAP@5000 for multi-label list data (NUS-WIDE, MS-COCO convention)."""
+    return 5000 if dataset == "list" else None
+
+
+
+def load_model(run_dir: Path, num_classes: int, device: torch.device | None = None) -> tuple[Method, nn.Module]:
+    """The method and best model of a trained sub-run directory (``best.pt`` and its config)."""
+    path = Path(run_dir) / "best.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"no best.pt in {run_dir}: train it first (python -m hashlib_tutorial train ...)")
+    saved = torch.load(path, map_location=device or "cpu", weights_only=True)
+    cfg = saved["config"]
+    fields = {k: v for k, v in cfg.items() if k not in ("method", "bits", "profile")}
+    method = build_method(cfg["method"], tuple(cfg["bits"]), cfg["profile"], **fields)
+    model = method.build_model(num_classes)
+    try:
+        model.load_state_dict(saved["model"])
+    except RuntimeError as error:
+        raise ValueError(f"{path} does not fit the model its config describes ({error}); was it written by "
+                         "another version of hashlib_tutorial?") from error
+    return method, model.to(device or "cpu").eval()
+
+
+def _pixels(dataset: Dataset) -> np.ndarray:
+    """Flattened normalised pixels of every image, (n, 3 S S)."""
+    loader = DataLoader(dataset, batch_size=512, shuffle=False)
+    return torch.cat([images.flatten(1) for images, _ in loader]).numpy().astype(np.float64)
+
+
+@torch.no_grad()
+def backbone_features(model: nn.Module, dataset: Dataset, device: torch.device) -> np.ndarray:
+    """phi(x) of a trained hashing model for every image, (n, D)."""
+    model.eval()
+    loader = DataLoader(dataset, batch_size=256, shuffle=False)
+    return torch.cat([model.backbone(images.to(device)).cpu() for images, _ in loader]).numpy().astype(np.float64)
+
+
+def feature_extractor(method: Method, num_classes: int, device) -> Callable[[Dataset], np.ndarray]:
+    """What a non-deep method hashes: flattened pixels, or the backbone features of a trained run."""
+    source = method.config.input_features
+    if source == "pixels":
+        return _pixels
+    sub_runs = sorted(p.parent for p in Path(source).glob("*/best.pt"))
+    if not sub_runs:
+        raise FileNotFoundError(f"input_features={source!r} is neither 'pixels' nor a trained run directory")
+    _, model = load_model(sub_runs[0], num_classes, device)
+    return lambda dataset: backbone_features(model, dataset, device)
+
+
+def evaluate_method(method: Method, model: nn.Module | None, splits: RetrievalSplits, device: torch.device,
+                    progress: bool = False) -> dict[str, dict]:
+    """Encode the query and database sets and compute every metric, {"<K>": {...}} per code length.
+
+    ``model`` is None for a non-deep method, which must be fitted already. The encode time is the
+    wall time to hash the query set, per image (batch 256, on ``device``).
+    """
+    topk = default_topk(splits.dataset)
+    if method.deep:
+        started = time.time()
+        query = binary_codes(method, model, splits.query, device, progress, "encode query")
+        seconds = time.time() - started
+        database = binary_codes(method, model, splits.database, device, progress, "encode database")
+    else:
+        features = feature_extractor(method, splits.num_classes, device)
+        started = time.time()
+        query = {method.config.bits[0]: method.encode(features(splits.query))}
+        seconds = time.time() - started
+        database = {method.config.bits[0]: method.encode(features(splits.database))}
+    labels = splits.labels("query"), splits.labels("database")
+    return {str(k): {**retrieval_metrics(query[k], database[k], *labels, topk),
+                     "encode_us_per_image": round(1e6 * seconds / len(splits.query), 1)} for k in query}
+
+
+def evaluate_run(run_dir: str | Path, progress: bool = True) -> dict:
+    """Recompute every metric of a run directory from its checkpoints, on the splits it saved."""
+    from .engine import load_data, resolve_device
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").exists():
+        raise FileNotFoundError(f"{run_dir} has no config.json: is it a run directory written by train?")
+    saved_config = json.loads((run_dir / "config.json").read_text())
+    config = TrainConfig(**{**saved_config, "bits": tuple(saved_config["bits"])})
+    splits = load_data(config)
+    saved_splits = np.load(run_dir / "splits.npz")
+    for name in ("train", "val", "query", "database"):
+        if not np.array_equal(saved_splits[name], splits.indices[name]):
+            raise ValueError(f"the {name} split rebuilt from {run_dir}/config.json differs from splits.npz: "
+                             "the data folder changed since training")
+    device = resolve_device(config.device)
+    results = {}
+    for sub_run in sorted(run_dir.glob("*bits"), key=lambda p: int(p.name.split("-")[0].removesuffix("bits"))):
+        if (sub_run / "best.pt").exists():
+            method, model = load_model(sub_run, splits.num_classes, device)
+        else:  # non-deep: refit on the same training images (seeded, deterministic)
+            bits = int(sub_run.name.removesuffix("bits"))
+            fields = {k: v for k, v in saved_config.items() if k not in ("method", "bits", "profile")}
+            method, model = build_method(config.method, bits, config.profile, **fields), None
+            method.fit(feature_extractor(method, splits.num_classes, device)(splits.train))
+        results.update(evaluate_method(method, model, splits, device, progress))
+    return {"method": config.method, "dataset": config.dataset, "protocol": splits.protocol,
+            "profile": config.profile, "results": results}
+
+
+def format_results(report: dict) -> str:
+    """A small table of the headline numbers of a metrics report."""
+    lines = [f"{report['method']} on {report['dataset']} ({report['protocol']}), profile {report['profile']}",
+             f"{'bits':>5} {'mAP':>7} {'mAP tie-aware':>14} {'P@r<=2':>7} {'P@1000':>7} {'encode us/img':>14}"]
+    for bits, r in report["results"].items():
+        p1000 = r["precision_at_n"].get("1000", float("nan"))
+        lines.append(f"{bits:>5} {r['mAP']:7.4f} {r['mAP_tie_aware']:14.4f} {r['precision_radius2']:7.4f} "
+                     f"{p1000:7.4f} {r['encode_us_per_image']:14.1f}")
+    return "\n".join(lines)

@@ -1,0 +1,308 @@
+"""Methods: each composes a backbone, attention, a hash head and a loss, with a ``paper`` and a ``quick`` profile.
+
+    build_method("dpfah", bits=32)                 -> a Method with its quick-profile TrainConfig
+    build_method("dah", bits=12, profile="paper", epochs=5, attention=None)
+
+Deep methods: dah, dpfah, admth (the three papers), dpsh and dsh (baselines on the same pipeline).
+Non-deep baselines: lsh and itq (see :mod:`hashlib_tutorial.baselines`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from . import losses
+from .backbones import build_backbone
+from .heads import HashHead, MultiLengthHead
+from .models import HashingModel
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; printed at the start of a run and saved as ``config.json``."""
+
+    method: str
+    bits: tuple[int, ...]
+    profile: str = "quick"
+    dataset: str = "cifar10"
+    protocol: str = "quick"
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: str = "adam"  # adam | rmsprop | sgd
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    lr_schedule: str = "cosine"  # cosine (to 0 over the run) | constant
+    image_size: int = 32
+    backbone: str = "resnet18"
+    backbone_kwargs: dict = field(default_factory=dict)
+    attention: str | None = None
+    augment: bool = True  # random crop (pad 4) and horizontal flip
+    loss_weights: dict = field(default_factory=dict)
+    eval_every: int = 5  # validation mAP (held-out training images) every N epochs
+    val_fraction: float = 0.1
+    seed: int = 0
+    data_dir: str | None = None
+    device: str = "auto"
+    input_features: str = "pixels"  # lsh / itq only: "pixels" or a trained run directory (its backbone features)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class Method:
+    """A hashing method: what to build, what to minimise, how to binarise. Subclasses fill in the paper."""
+
+    name = ""
+    paper = ""
+    deep = True
+    multi_length = False  # True: one model learns every code length at once (ADMTH)
+    paper_bits: tuple[int, ...] = (16, 32, 48, 64)
+    profiles: dict[str, dict] = {}
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+
+    def build_model(self, num_classes: int) -> nn.Module:
+        raise NotImplementedError
+
+    def loss(self, model: nn.Module, codes: Tensor, logits: Tensor | None, labels: Tensor) -> tuple[Tensor, dict]:
+        """The paper's objective on one batch; returns the total and its named parts (floats, for logs)."""
+        raise NotImplementedError
+
+    def codes_by_length(self, model: nn.Module, codes: Tensor) -> dict[int, Tensor]:
+        """Relaxed codes per code length, {K: (B, K)}."""
+        return {self.config.bits[0]: codes}
+
+    def binarize(self, codes: Tensor) -> Tensor:
+        """Binary codes in {-1, +1} from relaxed codes (sign; ties at 0 go to +1)."""
+        return torch.where(codes >= 0, 1, -1).to(torch.int8)
+
+    def _backbone(self) -> nn.Module:
+        cfg = self.config
+        return build_backbone(cfg.backbone, attention=cfg.attention, **cfg.backbone_kwargs)
+
+
+class DPFAH(Method):
+    r"""DPFAH (Yang, Wang, Cheng, Sci. Rep. 2022): ResNet-18 + SimAM on the stem (x + SimAM(x)),
+    a linear hash branch u = W^T phi(x) + v and a classification branch on phi(x).
+
+        L = L_DPSH(u) + eta L_q(u) + zeta L_class,   eta = 10, zeta = 0.1         (DPFAH Eq. 15)
+
+    L_q is this project's reading of the omitted Eq. 13, see :func:`losses.dpfah_quantization`;
+    L_class (Eq. 14, also omitted) is cross-entropy (BCE for multi-label data).
+    """
+
+    name, paper = "dpfah", "Yang, Wang, Cheng, Sci. Rep. 2022"
+    profiles = {
+        "paper": dict(
+            protocol="cifar10", epochs=150, batch_size=128, optimizer="rmsprop", lr=5e-5, weight_decay=1e-5,
+            lr_schedule="constant", image_size=224, backbone_kwargs={"stem": "imagenet", "weights": "imagenet"},
+            attention="simam", loss_weights={"eta": 10.0, "zeta": 0.1}, eval_every=10,
+        ),
+        # quick, 2-core CPU: ImageNet stem at 32 px (7x the throughput of the CIFAR stem), no ImageNet
+        # weights offline, so Adam with a cosine schedule from 1e-3 instead of RMSProp at 5e-5
+        # (which is tuned for fine-tuning a pretrained net and barely moves a random one in 40 epochs).
+        "quick": dict(
+            epochs=40, batch_size=128, optimizer="adam", lr=1e-3, weight_decay=1e-5, image_size=32,
+            backbone_kwargs={"stem": "imagenet"}, attention="simam", loss_weights={"eta": 10.0, "zeta": 0.1},
+        ),
+    }
+
+    def build_model(self, num_classes: int) -> nn.Module:
+        backbone = self._backbone()
+        head = HashHead(backbone.out_features, self.config.bits[0], activation="linear")
+        return HashingModel(backbone, head, num_classes, classify_from="features")
+
+    def loss(self, model, codes, logits, labels):
+        w = self.config.loss_weights
+        likelihood = losses.dpsh_likelihood(codes, losses.similarity_matrix(labels))
+        quantization = losses.dpfah_quantization(codes)
+        classification = losses.class_loss(logits, labels)
+        total = likelihood + w["eta"] * quantization + w["zeta"] * classification
+        return total, {"likelihood": likelihood.item(), "quant": quantization.item(), "class": classification.item()}
+
+
+class DPSH(Method):
+    r"""DPSH (Li, Wang, Kang, IJCAI 2016) on the same backbone as DPFAH, without attention or class loss.
+
+        L = L_DPSH(u) + eta mean_ik (sign(u_ik) - u_ik)^2,   eta = 0.1 (the field's reference setting)
+    """
+
+    name, paper = "dpsh", "Li, Wang, Kang, IJCAI 2016 (baseline)"
+    profiles = {
+        "paper": {**DPFAH.profiles["paper"], "attention": None, "loss_weights": {"eta": 0.1}},
+        "quick": {**DPFAH.profiles["quick"], "attention": None, "loss_weights": {"eta": 0.1}},
+    }
+
+    def build_model(self, num_classes: int) -> nn.Module:
+        backbone = self._backbone()
+        return HashingModel(backbone, HashHead(backbone.out_features, self.config.bits[0], activation="linear"))
+
+    def loss(self, model, codes, logits, labels):
+        likelihood = losses.dpsh_likelihood(codes, losses.similarity_matrix(labels))
+        quantization = losses.sign_quantization(codes)
+        total = likelihood + self.config.loss_weights["eta"] * quantization
+        return total, {"likelihood": likelihood.item(), "quant": quantization.item()}
+
+
+class DSH(Method):
+    r"""DSH (Liu et al., CVPR 2016) on the same backbone: contrastive loss with margin 2K + alpha |.|-regulariser."""
+
+    name, paper = "dsh", "Liu, Wang, Shan, Chen, CVPR 2016 (baseline)"
+    profiles = {
+        "paper": {**DPSH.profiles["paper"], "loss_weights": {"alpha": 0.01}},
+        "quick": {**DPSH.profiles["quick"], "loss_weights": {"alpha": 0.01}},
+    }
+
+    build_model = DPSH.build_model
+
+    def loss(self, model, codes, logits, labels):
+        total = losses.dsh_loss(codes, losses.similarity_matrix(labels), alpha=self.config.loss_weights["alpha"])
+        return total, {"dsh": total.item()}
+
+
+class DAH(Method):
+    r"""DAH (Li et al., IEEE Access 2020): ResNet-30 with CBAM, a shrink-sigmoid hash layer and a softmax
+    classifier on top of it.
+
+        L = mean_{i != j} [ L_pair(i, j) + L_balance(i, j) ] + L_CE        (DAH Eqs. 6-10, weights 1 and 1)
+
+    Bits: 1 where x > 1/2. The paper's batch is 2 x the number of classes (20 on CIFAR-10).
+    """
+
+    name, paper = "dah", "Li et al., IEEE Access 2020"
+    paper_bits = (12, 24, 36, 48)
+    profiles = {
+        "paper": dict(
+            protocol="cifar10-2", epochs=100, batch_size=20, optimizer="adam", lr=1e-3, lr_schedule="constant",
+            image_size=32, backbone="dah_resnet30", backbone_kwargs={}, attention="cbam", augment=False,
+            eval_every=10,
+        ),
+        # quick, 2-core CPU: the paper's ResNet-30 at 1/4 width (1/16 of the multiply-adds; full width
+        # trains at about 50 img/s here), batch 64 instead of 20 (throughput; the loss is a mean over
+        # pairs either way), augmentation and a cosine schedule.
+        "quick": dict(
+            epochs=30, batch_size=64, optimizer="adam", lr=1e-3, image_size=32, backbone="dah_resnet30",
+            backbone_kwargs={"width": 0.25}, attention="cbam",
+        ),
+    }
+
+    def build_model(self, num_classes: int) -> nn.Module:
+        backbone = self._backbone()
+        head = HashHead(backbone.out_features, self.config.bits[0], activation="shrink_sigmoid")
+        return HashingModel(backbone, head, num_classes, classify_from="codes")
+
+    def loss(self, model, codes, logits, labels):
+        pair = losses.dah_pair_loss(codes, losses.similarity_matrix(labels))
+        balance = losses.dah_bit_balance(codes)
+        classification = losses.class_loss(logits, labels)
+        total = pair + balance + classification
+        return total, {"pair": pair.item(), "balance": balance.item(), "class": classification.item()}
+
+    def binarize(self, codes: Tensor) -> Tensor:
+        """+1 where x > 1/2, else -1 (DAH's bit = 1 where x > 1/2)."""
+        return torch.where(codes > 0.5, 1, -1).to(torch.int8)
+
+
+class ADMTH(Method):
+    r"""ADMTH (Wang et al., Electronics 2023): AlexNet/CNN-F trunk + SE, one branch per code length split
+    at the first fully connected layer, tanh codes, all lengths trained at once.
+
+        L = alpha sum_k L_DPSH(u^(k)) + beta sum_k mean_i || Q_k u_i^(k+1) - u_i^(k) ||_1     (ADMTH Eq. 10)
+
+    alpha = 20, beta = 1; the Q_k are learned with the network (``model.projections``).
+    """
+
+    name, paper = "admth", "Wang et al., Electronics 2023"
+    multi_length = True
+    profiles = {
+        # The paper's learning rate (0.15, divided by 100 every 30 iterations) is not usable as stated
+        # for SGD on a pretrained trunk; we use SGD 0.01 with momentum and a cosine schedule.
+        "paper": dict(
+            protocol="cifar10", epochs=100, batch_size=128, optimizer="sgd", lr=0.01, weight_decay=5e-4,
+            image_size=224, backbone="alexnet", backbone_kwargs={"weights": "imagenet", "hidden": (4096, 4096),
+            "split_at": 0}, attention="se", loss_weights={"alpha": 20.0, "beta": 1.0}, eval_every=10,
+        ),
+        # quick, 2-core CPU: 64 px inputs (the smallest AlexNet accepts is 63), a 1 x 1 pooled map and
+        # 512-wide fully connected layers, Adam (random init offline).
+        "quick": dict(
+            epochs=30, batch_size=128, optimizer="adam", lr=1e-3, weight_decay=1e-5, image_size=64,
+            backbone="alexnet", backbone_kwargs={"pool_size": 1, "hidden": (512, 512), "split_at": 0},
+            attention="se", loss_weights={"alpha": 20.0, "beta": 1.0},
+        ),
+    }
+
+    def build_model(self, num_classes: int) -> nn.Module:
+        cfg = self.config
+        kwargs = dict(cfg.backbone_kwargs)
+        hidden, split_at = kwargs.pop("hidden"), kwargs.pop("split_at")
+        backbone = build_backbone(cfg.backbone, attention=cfg.attention, **kwargs)
+        model = HashingModel(backbone, MultiLengthHead(backbone.out_features, cfg.bits, hidden, split_at))
+        # Q_k: (L_k, L_{k+1}), maps each longer code to the next shorter one
+        model.projections = nn.ParameterList(
+            nn.Parameter(torch.randn(short, long) / long**0.5) for short, long in zip(cfg.bits[:-1], cfg.bits[1:])
+        )
+        return model
+
+    def codes_by_length(self, model, codes):
+        return dict(zip(self.config.bits, _unwrap(model).head.split(codes)))
+
+    def loss(self, model, codes, logits, labels):
+        w, similarity = self.config.loss_weights, losses.similarity_matrix(labels)
+        per_length = list(self.codes_by_length(model, codes).values())
+        likelihood = sum(losses.dpsh_likelihood(u, similarity) for u in per_length)
+        consistency = losses.admth_consistency(per_length, list(_unwrap(model).projections))
+        total = w["alpha"] * likelihood + w["beta"] * consistency
+        return total, {"likelihood": likelihood.item(), "consistency": consistency.item()}
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel wrapper, or the model itself."""
+    return getattr(model, "module", model)
+
+
+METHODS: dict[str, type[Method]] = {m.name: m for m in (DAH, DPFAH, ADMTH, DPSH, DSH)}
+
+
+def register(method: type[Method]) -> type[Method]:
+    """Add a method class to the registry (used by the non-deep baselines)."""
+    METHODS[method.name] = method
+    return method
+
+
+def method_class(name: str) -> type[Method]:
+    """The class registered under ``name``; ValueError with the choices otherwise."""
+    from . import baselines  # noqa: F401  (registers lsh and itq)
+
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose one of {sorted(METHODS)}")
+    return METHODS[name]
+
+
+def build_method(name: str, bits, profile: str = "quick", **overrides) -> Method:
+    """A method with its profile's configuration; ``overrides`` replace any TrainConfig field.
+
+    Args:
+        name: a key of METHODS.
+        bits: one code length, or several (a multi-length method learns them all in one model).
+        profile: "quick" (2-core CPU) or "paper" (the paper's settings, for a GPU).
+        overrides: TrainConfig fields, e.g. epochs=5, attention=None.
+    """
+    cls = method_class(name)
+    if profile not in cls.profiles:
+        raise ValueError(f"unknown profile {profile!r} for {name}; choose one of {sorted(cls.profiles)}")
+    bits = (bits,) if isinstance(bits, int) else tuple(bits)
+    if not bits or any(not isinstance(b, int) or isinstance(b, bool) or b <= 0 for b in bits):
+        raise ValueError(f"bits must be positive integers, got {bits!r}")
+    if not cls.multi_length and len(bits) != 1:
+        raise ValueError(f"{name} learns one code length per model; build one method per length, got {bits}")
+    if cls.multi_length and list(bits) != sorted(set(bits)):
+        raise ValueError(f"{name} needs distinct, increasing code lengths, got {bits}")
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(TrainConfig)}
+    if unknown:
+        raise ValueError(f"unknown configuration fields {sorted(unknown)}")
+    return cls(TrainConfig(method=name, bits=bits, profile=profile, **{**cls.profiles[profile], **overrides}))
