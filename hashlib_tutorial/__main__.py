@@ -95,44 +95,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     p.add_argument("--out", required=True, help="run directory")
-    p.set_defaults(run=_train)
+    p.set_defaults(handler=_train)
 
     p = commands.add_parser("evaluate", help="recompute every metric of a run from its checkpoints")
     p.add_argument("run_dir")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(run=_evaluate)
+    p.set_defaults(handler=_evaluate)
 
     p = commands.add_parser("encode", help="hash a folder of your own images with a trained run")
     p.add_argument("--run", required=True, help="run directory")
     p.add_argument("--images", required=True, help="a folder of images (searched recursively)")
     p.add_argument("--out", required=True, help="codes.npz to write")
     p.add_argument("--bits", type=_positive_int, help="code length, if the run has several")
-    p.set_defaults(run=_encode)
+    p.set_defaults(handler=_encode)
 
     p = commands.add_parser("search", help="query encoded images with an image")
     p.add_argument("--codes", required=True, help="codes.npz written by encode")
     p.add_argument("--query", required=True, help="an image file")
     p.add_argument("-k", type=_positive_int, default=10)
-    p.set_defaults(run=_search)
+    p.set_defaults(handler=_search)
 
     p = commands.add_parser("benchmark", help="encode, attention, mAP, search and multi-length timings")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
-    p.set_defaults(run=_benchmark)
+    p.set_defaults(handler=_benchmark)
 
     p = commands.add_parser("reproduce", help="train every method at every length; results table and figures")
     p.add_argument("--profile", default="quick", help="quick (2-core CPU) or paper (GPU)")
     p.add_argument("--out", default="results", help="results root (default: results/)")
     p.add_argument("--methods", nargs="+", help="a subset of the methods")
     p.add_argument("--data-dir")
-    p.set_defaults(run=_reproduce)
+    p.set_defaults(handler=_reproduce)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        args.handler(args)
     except (ValueError, FileNotFoundError) as error:
         sys.exit(f"error: {error}")
 

@@ -1,0 +1,146 @@
+"""An interactive retrieval explorer: pick a query, a code length and k, see the top-k results.
+
+The logic is one pure function, :func:`gallery_for`, that returns what to draw (indices, distances,
+labels, right or wrong). :func:`explorer` only wires ipywidgets controls to it and draws the result
+with :func:`hashlib_tutorial.plotting.retrieval_gallery`. A headless kernel (nbval, nbconvert) runs an
+``interact`` callback once with the default values and never again, so notebooks test
+:func:`gallery_for` directly and leave the widget's output unchecked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import HammingIndex
+
+
+@dataclass
+class RetrievalSet:
+    """Everything the explorer searches: codes per length, labels and the images to show.
+
+    Args:
+        query_codes: {K: {-1, +1} codes (nq, K)}.
+        db_codes: {K: {-1, +1} codes (n, K)}, the same lengths as ``query_codes``.
+        query_labels: (nq,) class indices.
+        db_labels: (n,) class indices.
+        query_images: (nq, H, W, 3) uint8, for display.
+        db_images: (n, H, W, 3) uint8, for display.
+        class_names: one name per class index.
+    """
+
+    query_codes: dict[int, np.ndarray]
+    db_codes: dict[int, np.ndarray]
+    query_labels: np.ndarray
+    db_labels: np.ndarray
+    query_images: np.ndarray
+    db_images: np.ndarray
+    class_names: list[str]
+
+    def __post_init__(self):
+        if sorted(self.query_codes) != sorted(self.db_codes):
+            raise ValueError(f"query codes have lengths {sorted(self.query_codes)} but database codes "
+                             f"{sorted(self.db_codes)}; encode both sets at every length")
+        self._indexes: dict[int, HammingIndex] = {}
+
+    @property
+    def lengths(self) -> list[int]:
+        """The code lengths K available, ascending."""
+        return sorted(self.query_codes)
+
+    def index(self, bits: int) -> HammingIndex:
+        """The Hamming index of the database codes of length ``bits``, built once."""
+        if bits not in self.db_codes:
+            raise ValueError(f"no {bits}-bit codes; choose one of {self.lengths}")
+        if bits not in self._indexes:
+            self._indexes[bits] = HammingIndex(bits)
+            self._indexes[bits].add(self.db_codes[bits])
+        return self._indexes[bits]
+
+
+@dataclass(frozen=True)
+class Gallery:
+    """What to draw for one query: its top-k database items, nearest first.
+
+    Attributes:
+        query_index: the query's position in the query set.
+        query_label: its class.
+        indices: (k,) database positions, by (Hamming distance, index).
+        distances: (k,) Hamming distances.
+        labels: (k,) classes of the results.
+        correct: (k,) True where a result has the query's class.
+    """
+
+    query_index: int
+    query_label: int
+    indices: np.ndarray
+    distances: np.ndarray
+    labels: np.ndarray
+    correct: np.ndarray
+
+    @property
+    def precision(self) -> float:
+        """The fraction of the k results that are correct (P@k of this query)."""
+        return float(self.correct.mean())
+
+    def titles(self, class_names: list[str]) -> list[str]:
+        """One title per result: its distance and class."""
+        return [f"d={d}\n{class_names[c]}" for d, c in zip(self.distances.tolist(), self.labels.tolist())]
+
+
+def gallery_for(query_index: int, bits: int, k: int, data: RetrievalSet) -> Gallery:
+    """The top-k database items of one query at one code length (a pure function of its arguments).
+
+    Args:
+        query_index: position of the query in ``data``'s query set.
+        bits: code length K, one of ``data.lengths``.
+        k: number of results, 1 <= k <= database size.
+        data: the codes, labels and images to search.
+    Returns:
+        a :class:`Gallery`.
+    """
+    if not 0 <= query_index < len(data.query_labels):
+        raise ValueError(f"query_index must be in 0..{len(data.query_labels) - 1}, got {query_index}")
+    distances, indices = data.index(bits).search(data.query_codes[bits][query_index:query_index + 1], k)
+    labels = data.db_labels[indices[0]]
+    query_label = int(data.query_labels[query_index])
+    return Gallery(query_index, query_label, indices[0], distances[0], labels, labels == query_label)
+
+
+def draw_gallery(gallery: Gallery, data: RetrievalSet, **kwargs):
+    """Draw a :class:`Gallery` with :func:`~hashlib_tutorial.plotting.retrieval_gallery`; returns the figure."""
+    from .plotting import retrieval_gallery
+
+    name = data.class_names[gallery.query_label]
+    return retrieval_gallery(data.query_images[gallery.query_index], data.db_images[gallery.indices],
+                             gallery.correct.tolist(), titles=gallery.titles(data.class_names),
+                             query_title=f"query {gallery.query_index}\n{name}", **kwargs)
+
+
+def explorer(data: RetrievalSet, query_index: int = 0, bits: int | None = None, k: int = 10, max_k: int = 20):
+    """An ipywidgets UI: a query slider, a code-length dropdown and a k slider, redrawing the gallery.
+
+    Args:
+        data: the codes, labels and images to search.
+        query_index, bits, k: the initial values (bits None: the longest code).
+        max_k: the largest k the slider offers.
+    Returns:
+        an ``ipywidgets.interactive`` box (controls + output); make it a cell's last expression or
+        ``display`` it. It draws once when built and again on every change of a control.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    def show(query_index: int, bits: int, k: int) -> None:
+        gallery = gallery_for(query_index, bits, k, data)
+        draw_gallery(gallery, data)
+        plt.suptitle(f"{bits} bits, top {k}: {gallery.correct.sum()} of {k} correct", y=1.02, fontsize="small")
+        plt.show()
+
+    return widgets.interactive(
+        show,
+        query_index=widgets.IntSlider(value=query_index, min=0, max=len(data.query_labels) - 1, description="query"),
+        bits=widgets.Dropdown(options=data.lengths, value=bits or data.lengths[-1], description="bits"),
+        k=widgets.IntSlider(value=k, min=1, max=max_k, description="k"),
+    )

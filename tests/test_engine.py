@@ -1,0 +1,220 @@
+"""Methods, training engine and command line on tiny synthetic data (seconds each, offline)."""
+
+import json
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+from PIL import Image
+
+from hashlib_tutorial import engine
+from hashlib_tutorial.__main__ import main
+from hashlib_tutorial.data import ArrayImages, RetrievalSplits
+from hashlib_tutorial.methods import METHODS, build_method, method_class
+
+DEEP = sorted(name for name in METHODS if method_class(name).deep)
+TINY = {"dah": {}, "dpfah": {}, "dpsh": {}, "dsh": {}, "admth": {"backbone_kwargs": {"pool_size": 1, "hidden": (32, 32), "split_at": 0}}}
+
+
+def tiny_images(n: int, classes: int = 3, size: int = 32, seed: int = 0):
+    """Class-coloured noisy images: easy to separate, so a few steps must lower the loss."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % classes
+    colours = rng.integers(0, 256, (classes, 3))
+    images = np.clip(colours[labels][:, None, None, :] + rng.normal(0, 40, (n, size, size, 3)), 0, 255)
+    return images.astype(np.uint8), labels
+
+
+def tiny_splits(image_size: int = 32, n: int = 48) -> RetrievalSplits:
+    train_t, eval_t = engine.make_transforms(image_size, augment=True)
+    images, labels = tiny_images(n)
+    part = lambda sl, t: ArrayImages(images[sl], labels[sl], t, image_size)  # noqa: E731
+    train = part(slice(0, 32), train_t)
+    return RetrievalSplits(train=train, val=part(slice(32, 40), eval_t), query=part(slice(40, 48), eval_t),
+                           database=part(slice(0, 32), eval_t), val_database=train.with_transform(eval_t),
+                           indices={k: np.arange(8) for k in ("train", "val", "query", "database")}, num_classes=3,
+                           multi_label=False, class_names=["a", "b", "c"], protocol="tiny", dataset="tiny", seed=0)
+
+
+@pytest.mark.parametrize("name", DEEP)
+def test_each_method_lowers_its_loss_in_a_few_steps(name):
+    bits = (8, 16) if name == "admth" else 8
+    method = build_method(name, bits, **TINY[name])
+    torch.manual_seed(0)
+    model = method.build_model(num_classes=3)
+    size = method.config.image_size
+    images, labels = tiny_images(16, size=size)
+    x = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255 - 0.5) / 0.25
+    y = torch.from_numpy(labels)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(8):
+        model.train()
+        codes, logits = model(x)
+        loss, parts = method.loss(model, codes, logits, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        assert all(np.isfinite(v) for v in parts.values())
+    assert losses[-1] < losses[0]
+    codes = method.binarize(model.eval()(x)[0])
+    assert set(codes.unique().tolist()) <= {-1, 1}
+
+
+def test_build_method_refuses_bad_input_with_the_choices():
+    with pytest.raises(ValueError, match="choose one of"):
+        build_method("hashnet", 16)
+    with pytest.raises(ValueError, match="positive integers"):
+        build_method("dpfah", 0)
+    with pytest.raises(ValueError, match="one code length per model"):
+        build_method("dpfah", (16, 32))
+    with pytest.raises(ValueError, match="increasing"):
+        build_method("admth", (32, 16))
+    with pytest.raises(ValueError, match="unknown configuration fields"):
+        build_method("dpfah", 16, epoch=3)
+    with pytest.raises(ValueError, match="unknown profile"):
+        build_method("dpfah", 16, profile="fast")
+
+
+def test_every_method_drops_its_attention_on_request():
+    for name in DEEP:
+        bits = (8, 16) if name == "admth" else 8
+        with_attention = build_method(name, bits, **TINY[name]).build_model(3)
+        without = build_method(name, bits, attention=None, **TINY[name]).build_model(3)
+        count = lambda m: sum(type(x).__name__ in ("SEBlock", "CBAM", "SimAM") for x in m.modules())  # noqa: E731
+        assert count(without) == 0 and (count(with_attention) > 0 or name in ("dpsh", "dsh"))
+
+
+def test_lsh_is_seeded_and_itq_lowers_its_quantisation_loss():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 40)) @ rng.normal(size=(40, 40))
+    lsh = [build_method("lsh", 16, seed=3).fit(x).encode(x) for _ in range(2)]
+    assert np.array_equal(*lsh) and set(np.unique(lsh[0])) == {-1, 1}
+    itq = build_method("itq", 16)
+    itq.iterations = 0
+    before = itq.fit(x).quantization_loss(x)
+    itq.iterations = 50
+    assert itq.fit(x).quantization_loss(x) < before
+    with pytest.raises(ValueError, match="D >= bits"):
+        build_method("itq", 64).fit(x)
+
+
+def _train_tiny(out, resume=False, epochs=3, bits=8, **kw):
+    return engine.train("dpsh", bits, out, splits=tiny_splits(), progress=False, resume=resume, epochs=epochs,
+                        batch_size=8, eval_every=2, **kw)
+
+
+def test_train_writes_a_run_directory_with_metrics_and_provenance(tmp_path):
+    report = _train_tiny(tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved == json.loads(json.dumps(report))
+    assert set(saved) == {"method", "dataset", "protocol", "profile", "results", "provenance"}
+    assert set(saved["provenance"]) >= {"command", "git_commit", "device", "torch", "seconds"}
+    result = saved["results"]["8"]
+    assert 0 <= result["mAP"] <= 1 and result["best_epoch"] in (2, 3)
+    for name in ("config.json", "splits.npz", "8bits/checkpoint.pt", "8bits/best.pt", "8bits/history.json"):
+        assert (tmp_path / "run" / name).exists()
+
+
+def test_resume_after_an_interruption_gives_the_same_model(tmp_path, monkeypatch):
+    _train_tiny(tmp_path / "straight")
+    real_save_json, calls = engine.save_json, []
+
+    def interrupt_after_first_epoch(path, obj):
+        real_save_json(path, obj)
+        if path.name == "history.json":
+            calls.append(path)
+            raise KeyboardInterrupt  # Ctrl-C after epoch 1's checkpoint
+
+    monkeypatch.setattr(engine, "save_json", interrupt_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        _train_tiny(tmp_path / "interrupted")
+    monkeypatch.setattr(engine, "save_json", real_save_json)
+    assert json.loads((tmp_path / "interrupted/8bits/history.json").read_text())[-1]["epoch"] == 1
+    _train_tiny(tmp_path / "interrupted", resume=True)
+    a = torch.load(tmp_path / "straight/8bits/checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "interrupted/8bits/checkpoint.pt", weights_only=True)["model"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_refuses_an_incompatible_checkpoint(tmp_path):
+    _train_tiny(tmp_path / "run", epochs=1)
+    (tmp_path / "run/8bits").rename(tmp_path / "run/16bits")  # a checkpoint of 8 bits where 16 are expected
+    with pytest.raises(ValueError, match="bits"):
+        _train_tiny(tmp_path / "run", resume=True, epochs=1, bits=16)
+
+
+def _ddp_worker(rank, world, port, out):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    method = build_method("dpsh", 8, epochs=2, batch_size=8, eval_every=1, device="cpu")
+    engine.train_model(method, tiny_splits(), out, progress=False)
+    torch.distributed.destroy_process_group()
+
+
+def test_distributed_data_parallel_with_two_cpu_processes(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_ddp_worker, args=(2, port, str(tmp_path / "ddp")), nprocs=2, join=True)
+    history = json.loads((tmp_path / "ddp/history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2] and "val_mAP" in history[-1]
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """An ImageFolder with train/ and test/, two classes, that the project has never seen."""
+    images, labels = tiny_images(40, classes=2)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        split = "train" if i < 32 else "test"
+        folder = tmp_path / "photos" / split / ["cats", "dogs"][label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{i}.png")
+    return tmp_path / "photos"
+
+
+def test_command_line_end_to_end_on_a_new_image_folder(image_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    main(["train", "--method", "dpsh", "--bits", "8", "--dataset", "folder", "--data-dir", str(image_folder),
+          "--epochs", "2", "--batch-size", "8", "--quiet", "--out", str(run)])
+    assert json.loads((run / "metrics.json").read_text())["results"]["8"]["mAP"] > 0
+    capsys.readouterr()
+    main(["evaluate", str(run), "--json"])
+    assert "mAP_tie_aware" in json.loads(capsys.readouterr().out)["results"]["8"]
+    main(["encode", "--run", str(run), "--images", str(image_folder / "test"), "--out", str(tmp_path / "codes.npz")])
+    assert np.load(tmp_path / "codes.npz")["codes"].shape == (8, 8)
+    capsys.readouterr()
+    query = next((image_folder / "test" / "cats").glob("*.png"))
+    main(["search", "--codes", str(tmp_path / "codes.npz"), "--query", str(query), "-k", "3"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and "d=  0" in lines[0] and str(query) in lines[0]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--method", "nope", "--bits", "8", "--out", "x"], "unknown method"),
+    (["train", "--method", "dpsh", "--bits", "0", "--out", "x"], "not positive"),
+])
+def test_command_line_errors_are_clear(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert message in str(exit_info.value) + capsys.readouterr().err
+
+
+def test_folder_without_train_and_test_is_refused(tmp_path):
+    (tmp_path / "flat").mkdir()
+    with pytest.raises(SystemExit, match="train"):
+        main(["train", "--method", "dpsh", "--bits", "8", "--dataset", "folder", "--data-dir", str(tmp_path / "flat"),
+              "--out", str(tmp_path / "run")])
+
+
+def test_benchmark_runs_end_to_end_in_its_quick_mode():
+    from hashlib_tutorial.benchmark import format_benchmark, run_benchmark
+
+    report = run_benchmark(quick=True)
+    assert report["admth_multi_length_training"]["ratio"] > 0
+    assert "HammingIndex numpy (s)" in format_benchmark(report)

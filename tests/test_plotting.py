@@ -1,0 +1,69 @@
+"""Tests of hashlib_tutorial.plotting: every figure builds with the Agg backend; wrong results are framed in red."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
+
+from hashlib_tutorial import plotting  # noqa: E402
+from hashlib_tutorial.metrics import precision_recall_curve  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def images(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, 8, 8, 3), dtype=np.uint8)
+
+
+def test_curves_build_and_draw_one_line_per_method():
+    rng = np.random.default_rng(0)
+    q, db = rng.choice([-1, 1], (20, 16)), rng.choice([-1, 1], (100, 16))
+    pr = precision_recall_curve(q, db, rng.integers(0, 3, 20), rng.integers(0, 3, 100))
+    fig, axes = plt.subplots(1, 5)
+    plotting.plot_pr_curves({"a": pr, "b": pr}, ax=axes[0])
+    plotting.plot_precision_at_n({"a": {"1": 0.9, "10": 0.8, "100": 0.5}}, ax=axes[1])
+    plotting.plot_map_vs_bits({"ours": {16: 0.5, 32: 0.6}}, ax=axes[2], reference={"paper": {"16": 0.8, "32": 0.85}})
+    plotting.plot_bit_balance({"a": rng.random(16)}, ax=axes[3])
+    plotting.plot_embedding(rng.normal(size=(30, 2)), rng.integers(0, 3, 30), ["x", "y", "z"], ax=axes[4])
+    fig.canvas.draw()
+    assert [len(ax.get_lines()) for ax in axes[:3]] == [2, 1, 2]
+    assert axes[2].get_lines()[1].get_linestyle() == "--"
+
+
+def test_image_grid_accepts_channels_first_and_float_images():
+    grid = [np.random.default_rng(1).random((3, 8, 8)), images(1)[0], np.zeros((8, 8, 3), np.float32)]
+    fig = plotting.image_grid(grid, titles=["a", "b", "c"], ncols=2)
+    fig.canvas.draw()
+    assert len(fig.axes) == 4 and fig.axes[0].images[0].get_array().shape == (8, 8, 3)
+
+
+def test_gallery_frames_exactly_the_wrong_results_in_red():
+    correct = [True, False, True, False, False]
+    fig = plotting.retrieval_gallery(images(1)[0], images(5, seed=2), correct, titles=list("abcde"))
+    fig.canvas.draw()
+    red, green = to_rgba("red"), to_rgba("green")
+    for ax, ok in zip(fig.axes[1:], correct):
+        (frame,) = ax.patches
+        assert frame.get_edgecolor() == (green if ok else red)
+    assert len(plotting.frames(fig, "wrong")) == 3 and len(plotting.frames(fig, "right")) == 2
+    assert len(plotting.frames(fig, "query")) == 1
+
+
+def test_gallery_draws_into_given_axes_and_checks_its_arguments():
+    fig, axes = plt.subplots(2, 4)
+    plotting.retrieval_gallery(images(1)[0], images(3), [True, True, False], axes=axes[1])
+    assert len(plotting.frames(fig, "wrong")) == 1
+    with pytest.raises(ValueError, match="correct flags"):
+        plotting.retrieval_gallery(images(1)[0], images(3), [True])
+    with pytest.raises(ValueError, match="need 4 axes"):
+        plotting.retrieval_gallery(images(1)[0], images(3), [True] * 3, axes=axes[0][:2])
