@@ -9,7 +9,7 @@ one protocol:
     cifar10     1,000 (100 per class)    5,000 (500 per class)              the other 54,000
     cifar10-1   1,000 (100 per class)    5,000 (500 per class) of database  the other 59,000
     cifar10-2   the 10,000 test images   the 50,000 training images         the 50,000 training images
-    quick       500 (50 per class)       2,000 (200 per class) of database  5,000 (500 per class)
+    quick       500 (50 per class)       5,000 (500 per class) of database  10,000 (1,000 per class)
 
 `quick` is ours: a CPU-sized subset for the notebooks. Splits are drawn with
 `numpy.random.default_rng(seed)`; `RetrievalSplits.save_indices` records them. A validation split is
@@ -342,8 +342,8 @@ def split_indices(labels: np.ndarray, n_train_pool: int, protocol: str, seed: in
         database = rest
         train = _take_per_class(labels, database, 500, rng)
     else:                                        # quick: a small database, train drawn from it
-        database = _take_per_class(labels, rest, 500, rng)
-        train = _take_per_class(labels, database, 200, rng)
+        database = _take_per_class(labels, rest, 1000, rng)
+        train = _take_per_class(labels, database, 500, rng)
     train, val = _carve_validation(train, labels, val_fraction, rng)
     return {"train": train, "val": val, "query": query, "database": database}
 
@@ -475,7 +475,7 @@ def load_splits(dataset: str = "cifar10", protocol: str | None = None, data_dir:
 
     - `cifar10`: CIFAR-10 split by `protocol` (one of PROTOCOLS; None gives "cifar10").
     - `cifar10-mosaic`: 2x2 mosaics (64x64) of CIFAR-10 images, labelled with the union of their four
-      classes. protocol "quick": 500 query, 2,000 train, 5,000 database mosaics; "cifar10" (None):
+      classes. protocol "quick": 500 query, 2,000 train, 5,000 database mosaics (fewer than the image protocol); "cifar10" (None):
       1,000 query, 5,000 train, 20,000 database (not 54,000, to stay near 320 MB). Query mosaics use
       only the protocol's query images (see `mosaic_sources`).
     - `folder`: data_dir/train/<class>/* and data_dir/test/<class>/*; query = test, database = train.

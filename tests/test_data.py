@@ -22,7 +22,7 @@ EXPECTED = {
     "cifar10": ({"query": 1000, "train": 4500, "val": 500, "database": 54000}, False),
     "cifar10-1": ({"query": 1000, "train": 4500, "val": 500, "database": 59000}, True),
     "cifar10-2": ({"query": 10000, "train": 45000, "val": 5000, "database": 50000}, True),
-    "quick": ({"query": 500, "train": 1800, "val": 200, "database": 5000}, True),
+    "quick": ({"query": 500, "train": 4500, "val": 500, "database": 10000}, True),
 }
 
 
@@ -33,12 +33,12 @@ def class_colour(c: int) -> np.ndarray:
 
 @pytest.fixture
 def fake_cifar_dir(tmp_path: Path) -> Path:
-    """A data_dir whose CIFAR-10 cache holds 6,000 one-colour images: 500 train + 100 test per class."""
-    labels = np.concatenate([np.tile(np.arange(10), 500), np.tile(np.arange(10), 100)])
+    """A data_dir whose CIFAR-10 cache holds 12,000 one-colour images: 1,100 train + 100 test per class."""
+    labels = np.concatenate([np.tile(np.arange(10), 1100), np.tile(np.arange(10), 100)])
     images = np.stack([np.broadcast_to(class_colour(c), (32, 32, 3)) for c in labels])
     (tmp_path / "cifar10").mkdir()
     np.savez(tmp_path / "cifar10" / "cifar10_uint8.npz", images=images, labels=labels,
-             class_names=np.array(CIFAR10_CLASSES), n_train=np.array(5000))
+             class_names=np.array(CIFAR10_CLASSES), n_train=np.array(11000))
     return tmp_path
 
 
@@ -158,9 +158,9 @@ def test_cifar10_items_labels_and_transforms(fake_cifar_dir):
     splits.train[0]
     assert seen == [(torch.uint8, (3, 40, 40))]
     assert splits.val_database.images is splits.train.images and splits.val_database[0][0].max() <= 1
-    assert [len(splits.labels(name)) for name in ("train", "val", "query", "database")] == [1800, 200, 500, 5000]
+    assert [len(splits.labels(name)) for name in ("train", "val", "query", "database")] == [4500, 500, 500, 10000]
     assert int(splits.database[7][1]) == splits.labels("database")[7]
-    assert "database" in splits.summary() and "5,000" in splits.summary()
+    assert "database" in splits.summary() and "10,000" in splits.summary()
     assert splits.num_classes == 10 and not splits.multi_label and splits.class_names == CIFAR10_CLASSES
 
 

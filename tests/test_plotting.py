@@ -67,3 +67,18 @@ def test_gallery_draws_into_given_axes_and_checks_its_arguments():
         plotting.retrieval_gallery(images(1)[0], images(3), [True])
     with pytest.raises(ValueError, match="need 4 axes"):
         plotting.retrieval_gallery(images(1)[0], images(3), [True] * 3, axes=axes[0][:2])
+
+
+def test_widget_gallery_marks_the_results_of_another_class_wrong():
+    from hashlib_tutorial.widgets import RetrievalSet, draw_gallery, gallery_for
+
+    rng = np.random.default_rng(3)
+    db_codes = rng.choice([-1, 1], (40, 16))
+    db_labels = rng.integers(0, 3, 40)
+    data = RetrievalSet({16: db_codes[:5]}, {16: db_codes}, db_labels[:5], db_labels, images(5), images(40),
+                        ["a", "b", "c"])
+    gallery = gallery_for(2, 16, 6, data)
+    assert gallery.indices[0] == 2 and gallery.distances[0] == 0      # the query is in the database
+    np.testing.assert_array_equal(gallery.correct, db_labels[gallery.indices] == db_labels[2])
+    fig = draw_gallery(gallery, data)
+    assert len(plotting.frames(fig, "wrong")) == int((~gallery.correct).sum())
