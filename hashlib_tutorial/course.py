@@ -18,7 +18,7 @@ from .evaluate import load_model
 from .methods import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-COURSE_EPOCHS = {"dpfah": 12, "dpsh": 12, "dsh": 12, "dah": 6, "admth": 8}  # about a minute each on 2 cores
+COURSE_EPOCHS = {"dpfah": 5, "dpsh": 5, "dsh": 5, "dah": 3, "admth": 4}  # about a minute each on 2 cores
 
 
 def course_profile() -> str:
