@@ -209,6 +209,11 @@ class AlexNetTrunk(nn.Module):
     def __init__(self, attention: str | None = "se", weights: str | None = None, pool_size: int = 6):
         super().__init__()
         features = _load_torchvision("alexnet", models.alexnet, weights).features
+        if weights in (None, "none"):  # He init: PyTorch's default shrinks activations ~3x per layer, so a
+            for conv in features:      # random AlexNet outputs ~0 and the DPSH gradient (prop. to u) vanishes
+                if isinstance(conv, nn.Conv2d):
+                    nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+                    nn.init.zeros_(conv.bias)
         self.convs = features[:12]  # conv1 .. conv5 with their ReLUs and the first two max-pools
         self.attention = build_attention(attention, 256)
         self.pool = nn.Sequential(features[12], nn.AdaptiveAvgPool2d(pool_size))

@@ -16,7 +16,8 @@ class FeatureHashing(Method):
     """A hashing method on fixed feature vectors: ``fit(train_features)`` then ``encode(features)``."""
 
     deep = False
-    profiles = {"paper": {"augment": False}, "quick": {"augment": False}}
+    profiles = {"paper": {"augment": False, "protocol": "cifar10"}, "cpu": {"augment": False, "protocol": "cifar10"},
+                "quick": {"augment": False}}
 
     def fit(self, features: np.ndarray) -> "FeatureHashing":
         raise NotImplementedError

@@ -1,12 +1,16 @@
 """What the notebooks share: the profile to run, and trained runs reused across notebooks.
 
-The profile is ``HASHLIB_PROFILE`` when set ("quick" or "paper"), else "paper" on a GPU and "quick"
-on a CPU. :func:`course_run` returns a trained run directory: the one ``reproduce`` wrote, when it
-exists, else a short run trained now (once) into ``runs/course/``, which later notebooks reuse.
+The profile is ``HASHLIB_PROFILE`` when set ("quick", "cpu" or "paper"), else "paper" on a GPU and
+"quick" on a CPU. :func:`course_run` returns a trained run directory: a run that ``reproduce`` wrote
+with exactly the configuration asked for, when one exists, else a run trained now (once) into
+``runs/course/``, which later notebooks reuse. Under "quick", deep models train for their
+``demo_epochs`` (the same as ``reproduce --profile quick``), so a course after ``make demo`` trains
+only its ablations.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -14,34 +18,35 @@ from pathlib import Path
 import torch
 
 from .engine import load_data, resolve_device, train
-from .evaluate import load_model
-from .methods import TrainConfig
+from .evaluate import check_saved_splits, load_model
+from .methods import TrainConfig, build_method, method_class
 
 ROOT = Path(__file__).resolve().parent.parent
-COURSE_EPOCHS = {"dpfah": 5, "dpsh": 5, "dsh": 5, "dah": 3, "admth": 4}  # about a minute each on 2 cores
+PROFILES = ("quick", "cpu", "paper")
+_IGNORED = ("bits", "data_dir", "device")  # fields that do not change what a run learns
 
 
 def course_profile() -> str:
     """HASHLIB_PROFILE if set, else "paper" with a GPU and "quick" without one."""
     profile = os.environ.get("HASHLIB_PROFILE") or ("paper" if torch.cuda.is_available() else "quick")
-    if profile not in ("quick", "paper"):
-        raise ValueError(f"HASHLIB_PROFILE={profile!r}; choose 'quick' or 'paper'")
+    if profile not in PROFILES:
+        raise ValueError(f"HASHLIB_PROFILE={profile!r}; choose one of {PROFILES}")
     return profile
 
 
-def course_run(method: str, bits, dataset: str = "cifar10", **overrides) -> Path:
-    """A trained run of ``method`` for the notebooks (see the module docstring). Returns its directory."""
+def course_config(method: str, bits, dataset: str = "cifar10", **overrides) -> TrainConfig:
+    """The configuration a notebook asks for: the profile's, with the demo epochs under "quick"."""
     bits = (bits,) if isinstance(bits, int) else tuple(bits)
-    profile = course_profile()
-    reproduced = ROOT / "results" / profile / "runs" / method
-    if dataset == "cifar10" and not overrides and _has_bits(reproduced, bits):
-        return reproduced
-    tag = "-".join(map(str, bits)) + "".join(f"_{k}={v}" for k, v in sorted(overrides.items()))
-    run_dir = ROOT / "runs" / "course" / f"{method}_{dataset}_{tag}"
-    if not (run_dir / "metrics.json").exists():
-        settings = {"epochs": COURSE_EPOCHS.get(method, 10), "protocol": "quick", "dataset": dataset} if profile == "quick" else {}
-        train(method, bits, run_dir, profile, progress=False, **{**settings, **overrides})
-    return run_dir
+    profile, settings = course_profile(), {"dataset": dataset}
+    if profile == "quick":
+        settings["protocol"] = "quick"
+        if method_class(method).deep:
+            settings["epochs"] = method_class(method).demo_epochs
+    return build_method(method, bits, profile, **{**settings, **overrides}).config
+
+
+def _same(saved: dict, wanted: dict) -> bool:
+    return all(saved.get(k) == v for k, v in wanted.items() if k not in _IGNORED)
 
 
 def _has_bits(run_dir: Path, bits: tuple[int, ...]) -> bool:
@@ -49,10 +54,33 @@ def _has_bits(run_dir: Path, bits: tuple[int, ...]) -> bool:
     return path.exists() and all(str(b) in json.loads(path.read_text())["results"] for b in bits)
 
 
+def course_run(method: str, bits, dataset: str = "cifar10", **overrides) -> Path:
+    """A trained run of ``method`` with this configuration (see the module docstring). Returns its directory.
+
+    A cached run is reused only when its saved ``config.json`` matches the configuration asked for,
+    so a changed protocol, epoch count or loss weight trains again instead of showing stale results.
+    """
+    config = course_config(method, bits, dataset, **overrides)
+    wanted = json.loads(json.dumps(config.to_dict()))  # tuples as lists, as config.json stores them
+    for saved in sorted((ROOT / "results" / config.profile / "runs").glob("*/config.json")):
+        if _same(json.loads(saved.read_text()), wanted) and _has_bits(saved.parent, config.bits):
+            return saved.parent
+    digest = hashlib.sha1(json.dumps({k: v for k, v in wanted.items() if k not in _IGNORED}, sort_keys=True).encode())
+    run_dir = ROOT / "runs" / "course" / f"{method}_{dataset}_{'-'.join(map(str, config.bits))}_{digest.hexdigest()[:8]}"
+    if not _has_bits(run_dir, config.bits):
+        fields = {k: v for k, v in config.to_dict().items() if k not in ("method", "bits", "profile")}
+        train(method, config.bits, run_dir, config.profile, resume=True, progress=False, **fields)
+    return run_dir
+
+
 def load_run(run_dir: Path, bits: int | None = None):
-    """(method, model, splits) of a trained run directory; ``bits`` picks a sub-run when there are several."""
+    """(method, model, splits) of a trained run directory; ``bits`` picks a sub-run when there are several.
+
+    The splits are rebuilt from the run's config.json and checked against its splits.npz.
+    """
     config = json.loads((Path(run_dir) / "config.json").read_text())
     splits = load_data(TrainConfig(**{**config, "bits": tuple(config["bits"])}))
+    check_saved_splits(Path(run_dir), splits)
     bits = bits or config["bits"][0]
     sub_run = next(p for p in sorted(Path(run_dir).glob("*bits")) if str(bits) in p.name.removesuffix("bits").split("-"))
     method, model = load_model(sub_run, splits.num_classes, resolve_device(config["device"]))

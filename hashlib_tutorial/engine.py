@@ -238,14 +238,15 @@ def train(method_name: str, bits, out: str | Path, profile: str = "quick", resum
         t0 = time.time()
         if method.deep:
             model, state = train_model(method, splits, out / f"{'-'.join(map(str, group))}bits", resume, progress)
-            extra = {"best_epoch": state["best_epoch"], "best_val_mAP": state["best_val_map"]}
+            extra = {"best_epoch": state["best_epoch"], "best_val_mAP": state["best_val_map"],
+                     "train_seconds": round(sum(r["seconds"] for r in state["history"]), 1)}  # survives resume
         else:
             model, extra = None, {"input_features": method.config.input_features}
             method.fit(feature_extractor(method, splits.num_classes, device)(splits.train))
+            extra["train_seconds"] = round(time.time() - t0, 1)
             (out / f"{group[0]}bits").mkdir(exist_ok=True)  # nothing to save: evaluate refits (seeded)
         if rank != 0:
             continue
-        extra["train_seconds"] = round(time.time() - t0, 1)
         for k, result in evaluate_method(method, model, splits, device, progress).items():
             results[k] = {**result, **extra}
             print(f"{method_name} {k} bits: mAP {result['mAP']:.4f} (tie-aware {result['mAP_tie_aware']:.4f})")
@@ -253,7 +254,7 @@ def train(method_name: str, bits, out: str | Path, profile: str = "quick", resum
         return {}
     report = {
         "method": method_name, "dataset": config.dataset, "protocol": splits.protocol, "profile": profile,
-        "results": results,
+        "config": {**config.to_dict(), "bits": list(bits)}, "results": results,
         "provenance": {"command": command or " ".join(sys.argv), "git_commit": git_commit(), "device": str(device),
                        "torch": torch.__version__, "threads": torch.get_num_threads(),
                        "seconds": round(time.time() - started, 1)},

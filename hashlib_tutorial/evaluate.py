@@ -133,6 +133,15 @@ def evaluate_method(method: Method, model: nn.Module | None, splits: RetrievalSp
                      "encode_us_per_image": round(1e6 * seconds / len(splits.query), 1)} for k in query}
 
 
+def check_saved_splits(run_dir: Path, splits: RetrievalSplits) -> None:
+    """ValueError unless the splits rebuilt from a run's config.json are the ones it saved in splits.npz."""
+    saved = np.load(Path(run_dir) / "splits.npz")
+    for name in ("train", "val", "query", "database"):
+        if not np.array_equal(saved[name], splits.indices[name]):
+            raise ValueError(f"the {name} split rebuilt from {run_dir}/config.json differs from splits.npz: "
+                             "the data folder changed since training; train the run again")
+
+
 def evaluate_run(run_dir: str | Path, progress: bool = True) -> dict:
     """Recompute every metric of a run directory from its checkpoints, on the splits it saved."""
     from .engine import load_data, resolve_device
@@ -143,11 +152,7 @@ def evaluate_run(run_dir: str | Path, progress: bool = True) -> dict:
     saved_config = json.loads((run_dir / "config.json").read_text())
     config = TrainConfig(**{**saved_config, "bits": tuple(saved_config["bits"])})
     splits = load_data(config)
-    saved_splits = np.load(run_dir / "splits.npz")
-    for name in ("train", "val", "query", "database"):
-        if not np.array_equal(saved_splits[name], splits.indices[name]):
-            raise ValueError(f"the {name} split rebuilt from {run_dir}/config.json differs from splits.npz: "
-                             "the data folder changed since training")
+    check_saved_splits(run_dir, splits)
     device = resolve_device(config.device)
     results = {}
     for sub_run in sorted(run_dir.glob("*bits"), key=lambda p: int(p.name.split("-")[0].removesuffix("bits"))):

@@ -1,9 +1,14 @@
-"""``python -m hashlib_tutorial reproduce --profile quick|paper``: every method at every code length.
+"""``python -m hashlib_tutorial reproduce --profile quick|cpu|paper``: every method at every code length.
 
 Writes ``results/<profile>/runs/<row>/`` (one resumable run per row of the table),
-``results/<profile>/results.json`` (every number with its provenance), ``results/<profile>/results.md``
-(our mAP beside the papers') and PR / precision@N / mAP-vs-bits figures into ``figures/``.
-An interrupted reproduce continues where it stopped: finished rows are read back, the others resume.
+``results/<profile>/results.json`` (every number with its provenance, rewritten after each row),
+``results/<profile>/results.md`` (the report's tables, generated from results.json) and PR /
+precision@N / mAP-vs-bits figures into ``figures/``. An interrupted reproduce continues where it
+stopped: finished rows are read back, the others resume from their last epoch.
+
+Profiles: ``quick`` (``make demo``: the main rows only, each deep model trained for its
+``demo_epochs``, about 20 minutes on 2 cores), ``cpu`` (the reproduction report: the ``cifar10``
+protocol, the main rows and the ablations), ``paper`` (the papers' settings, for a GPU).
 """
 
 from __future__ import annotations
@@ -19,19 +24,38 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from .engine import git_commit, resolve_device, save_json, train  # noqa: E402
+from .methods import method_class  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BITS = (16, 32, 48, 64)
+PROFILES = ("quick", "cpu", "paper")
 
-# The papers' reported mAP (CIFAR-10), with the protocol each used: comparable only within a protocol.
+# The papers' reported numbers (CIFAR-10), with the protocol each used: comparable only within a protocol.
 PAPER_MAP = {
     "dah": {"protocol": "cifar10-2, mAP@ALL", "mAP": {"12": 0.925, "24": 0.922, "36": 0.927, "48": 0.923}},
     "dpfah": {"protocol": "cifar10, mAP@ALL", "mAP": {"16": 0.838, "32": 0.845, "48": 0.852, "64": 0.855}},
     "dpsh": {"protocol": "cifar10, mAP@ALL, AlexNet (DPSH paper)", "mAP": {"12": 0.751, "24": 0.772, "32": 0.776, "48": 0.783}},
 }
+PAPER_DAH_ENCODE_US = 5280  # DAH's encoding time per image (its GPU)
+PAPER_ADMTH_SECONDS = {"multi-length": 209.6, "four single-length runs": 629.8}  # ADMTH Table 3
 
-# row label: (method, code lengths, overrides). Rows run in this order (itq-features needs dpsh).
-ROWS: dict[str, tuple[str, tuple[int, ...], dict]] = {
+
+def _on_dah_backbone(profile: str) -> dict:
+    """Overrides that put a method on DAH's backbone with DAH's training settings (the loss ablation)."""
+    dah = method_class("dah").profiles[profile]
+    keys = ("epochs", "batch_size", "optimizer", "lr", "lr_schedule", "image_size", "backbone", "backbone_kwargs",
+            "attention", "augment")
+    return {"protocol": dah.get("protocol", "quick"), **{k: dah[k] for k in keys if k in dah}}
+
+
+def _simam_in_blocks(profile: str) -> dict:
+    kwargs = method_class("dpfah").profiles[profile]["backbone_kwargs"]
+    return {"backbone_kwargs": {**kwargs, "placement": "blocks"}}
+
+
+# row label: (method, code lengths, overrides or a function of the profile). Rows run in this order,
+# most important first (itq-features needs dpsh), so an interrupted run has the main table.
+MAIN_ROWS = {
     "dpfah": ("dpfah", BITS, {}),
     "dah": ("dah", (12, 24, 36, 48), {}),
     "admth": ("admth", BITS, {}),
@@ -41,69 +65,177 @@ ROWS: dict[str, tuple[str, tuple[int, ...], dict]] = {
     "itq": ("itq", BITS, {}),
     "itq-features": ("itq", BITS, {"input_features": "{runs}/dpsh"}),
 }
+# Ablations (profiles cpu and paper), at one code length where a row would otherwise cost four runs.
+ABLATION_ROWS = {
+    "dpfah-backbone": ("dpfah", (32,), {"attention": None, "loss_weights": {"eta": 0.0, "zeta": 0.0}}),
+    "dpfah-simam": ("dpfah", (32,), {"loss_weights": {"eta": 0.0, "zeta": 0.0}}),
+    "dpfah-no-simam": ("dpfah", (32,), {"attention": None}),
+    "dpfah-simam-blocks": ("dpfah", (32,), _simam_in_blocks),
+    "dah-no-cbam": ("dah", (12, 48), {"attention": None}),
+    "dah-dpsh-loss": ("dpsh", (12, 48), _on_dah_backbone),
+    "admth-no-se": ("admth", BITS, {"attention": None}),
+    **{f"admth-single-{k}": ("admth", (k,), {}) for k in BITS},
+    "admth-split-fc2": ("admth", BITS, lambda p: {"backbone_kwargs": {
+        **method_class("admth").profiles[p]["backbone_kwargs"], "split_at": 1}}),
+    "admth-mosaic": ("admth", BITS, {"dataset": "cifar10-mosaic"}),
+    "dah-16-32-64": ("dah", (16, 32, 64), {}),
+}
+
+
+def rows_for(profile: str) -> dict:
+    """The rows ``reproduce`` runs for a profile: the main table, plus the ablations beyond ``quick``."""
+    return MAIN_ROWS if profile == "quick" else {**MAIN_ROWS, **ABLATION_ROWS}
+
+
+def row_settings(label: str, profile: str, runs: Path, data_dir: str | None = None) -> dict:
+    """The TrainConfig overrides of one row under a profile."""
+    method, _, overrides = rows_for(profile)[label]
+    overrides = overrides(profile) if callable(overrides) else overrides
+    settings = {k: v.format(runs=runs) if isinstance(v, str) else v for k, v in overrides.items()}
+    if data_dir:
+        settings["data_dir"] = data_dir
+    if profile == "quick":
+        settings.setdefault("protocol", "quick")
+        if method_class(method).deep:
+            settings.setdefault("epochs", method_class(method).demo_epochs)
+    return settings
 
 
 def reproduce(profile: str, out_root: Path = ROOT / "results", methods: list[str] | None = None,
               data_dir: str | None = None, command: str = "") -> dict:
-    """Train and evaluate every row (or ``methods``), then write results.json, results.md and figures."""
-    unknown = set(methods or []) - set(ROWS)
+    """Train and evaluate every row (or the rows named in ``methods``), then write results and figures."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+    rows_wanted = rows_for(profile)
+    unknown = set(methods or []) - set(rows_wanted)
     if unknown:
-        raise ValueError(f"unknown rows {sorted(unknown)}; choose from {list(ROWS)}")
+        raise ValueError(f"unknown rows {sorted(unknown)} for profile {profile}; choose from {list(rows_wanted)}")
     out, started = Path(out_root) / profile, time.time()
-    runs = out / "runs"
-    rows = {}
-    for label, (method, bits, overrides) in ROWS.items():
+    runs, results_path = out / "runs", out / "results.json"
+    rows = json.loads(results_path.read_text())["rows"] if results_path.exists() else {}
+    for label, (method, bits, _) in rows_wanted.items():
         if methods and label not in methods:
             continue
         run_dir = runs / label
-        settings = {k: v.format(runs=runs) if isinstance(v, str) else v for k, v in overrides.items()}
-        if data_dir:
-            settings["data_dir"] = data_dir
-        if profile == "quick":
-            settings.setdefault("protocol", "quick")
         done = run_dir / "metrics.json"
         if done.exists() and set(json.loads(done.read_text())["results"]) == set(map(str, bits)):
-            report = json.loads(done.read_text())  # finished earlier
+            rows[label] = json.loads(done.read_text())  # finished earlier
         else:
-            report = train(method, bits, run_dir, profile, resume=True, command=command, **settings)
-        rows[label] = report
-    results = {
-        "profile": profile, "rows": rows, "paper": PAPER_MAP,
-        "provenance": {"command": command, "git_commit": git_commit(), "device": str(resolve_device()),
-                       "torch": torch.__version__, "threads": torch.get_num_threads(),
-                       "seconds": round(time.time() - started, 1)},
-    }
-    save_json(out / "results.json", results)
-    (out / "results.md").write_text(markdown_table(results))
+            print(f"== {label}: {method} at {', '.join(map(str, bits))} bits ({profile} profile)", flush=True)
+            rows[label] = train(method, bits, run_dir, profile, resume=True, command=command,
+                                **row_settings(label, profile, runs, data_dir))
+            results = _results(profile, rows, command, started)
+            save_json(results_path, results)  # after every row: an interruption keeps what is done
+    results = _results(profile, {k: rows[k] for k in rows_wanted if k in rows}, command, started)
+    save_json(results_path, results)
+    (out / "results.md").write_text(report_tables(results))
     write_figures(results, ROOT / "figures")
     print(markdown_table(results))
     return results
 
 
+def _results(profile: str, rows: dict, command: str, started: float) -> dict:
+    return {
+        "profile": profile, "rows": rows, "paper": PAPER_MAP,
+        "provenance": {"command": command, "git_commit": git_commit(), "device": str(resolve_device()),
+                       "torch": torch.__version__, "threads": torch.get_num_threads(),
+                       "seconds": round(time.time() - started, 1)},
+    }
+
+
+def _epochs(report: dict) -> str:
+    return str(report.get("config", {}).get("epochs", ""))
+
+
 def markdown_table(results: dict) -> str:
-    """mAP per row and code length, with the papers' numbers (and their protocols) beside ours."""
-    lines = [f"mAP@ALL on CIFAR-10, profile `{results['profile']}` "
-             f"({results['provenance']['device']}, {results['provenance']['threads']} threads, "
-             f"{results['provenance']['seconds'] / 60:.0f} min in all, commit {results['provenance']['git_commit']})", "",
-             "| row | protocol | bits | mAP (ours) | tie-aware | P@r<=2 | paper mAP (its protocol) |",
-             "|---|---|---|---|---|---|---|"]
+    """mAP per main row and code length, with the papers' numbers (and their protocols) beside ours."""
+    p = results["provenance"]
+    lines = [f"mAP@ALL on CIFAR-10, profile `{results['profile']}` ({p['device']}, {p['threads']} threads, "
+             f"commit {p['git_commit']})", "",
+             "| row | protocol | epochs | bits | mAP (ours) | tie-aware | P@r<=2 | P@1000 | paper mAP (its protocol) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for label, report in results["rows"].items():
+        if label not in MAIN_ROWS:
+            continue
         paper = PAPER_MAP.get(report["method"]) if label == report["method"] else None
         for bits, r in report["results"].items():
             theirs = f"{paper['mAP'][bits]:.3f} ({paper['protocol']})" if paper and bits in paper["mAP"] else ""
-            lines.append(f"| {label} | {report['protocol']} | {bits} | {r['mAP']:.3f} | {r['mAP_tie_aware']:.3f} | "
-                         f"{r['precision_radius2']:.3f} | {theirs} |")
+            lines.append(f"| {label} | {report['protocol']} | {_epochs(report)} | {bits} | {r['mAP']:.3f} | "
+                         f"{r['mAP_tie_aware']:.3f} | {r['precision_radius2']:.3f} | {_p1000(r)} | {theirs} |")
     return "\n".join(lines) + "\n"
 
 
+def _p1000(r: dict) -> str:
+    value = r.get("precision_at_n", {}).get("1000")
+    return "" if value is None else f"{value:.3f}"
+
+
+def _cell(results: dict, label: str, bits: str, key: str = "mAP", fmt: str = "{:.3f}") -> str:
+    r = results["rows"].get(label, {}).get("results", {}).get(bits)
+    return "not run" if r is None else fmt.format(r[key])
+
+
+def report_tables(results: dict) -> str:
+    """Every table of REPRODUCTION.md, generated from results.json (so the two cannot disagree)."""
+    rows = results["rows"]
+    parts = ["## Main table\n", markdown_table(results)]
+    dah_bits = [b for b in ("12", "16", "24", "32", "36", "48", "64")
+                if b in rows.get("dah", {}).get("results", {}) or b in rows.get("dah-16-32-64", {}).get("results", {})]
+    if dah_bits:
+        dah = lambda b: "dah" if b in rows.get("dah", {}).get("results", {}) else "dah-16-32-64"  # noqa: E731
+        lines = ["| bits | mAP | paper mAP | NoneA-DAH (no CBAM) | DPSH loss, same backbone | P@1000 | "
+                 "encode us/img (paper: 5,280) | bit balance: mean abs(fraction of ones - 1/2) |",
+                 "|---|---|---|---|---|---|---|---|"]
+        for b in dah_bits:
+            r = rows[dah(b)]["results"][b]
+            paper = PAPER_MAP["dah"]["mAP"].get(b)
+            lines.append(f"| {b} | {r['mAP']:.3f} | {'' if paper is None else f'{paper:.3f}'} | "
+                         f"{_cell(results, 'dah-no-cbam', b)} | {_cell(results, 'dah-dpsh-loss', b)} | {_p1000(r)} | "
+                         f"{r['encode_us_per_image']:.0f} | {r['bit_balance']['mean_abs_deviation']:.3f} |")
+        parts += ["\n## DAH (Tables 2-5)\n", "\n".join(lines) + "\n"]
+    ablation = [("ResNet-18 + DPSH likelihood (backbone)", "dpfah-backbone"), ("+ SimAM at the stem", "dpfah-simam"),
+                ("+ quantisation and class losses (DPFAH)", "dpfah"), ("DPFAH without SimAM", "dpfah-no-simam"),
+                ("DPFAH with SimAM in every block", "dpfah-simam-blocks")]
+    if any(label in rows for _, label in ablation[:2]):
+        lines = ["| 32 bits | row | mAP | tie-aware | P@1000 |", "|---|---|---|---|---|"]
+        for name, label in ablation:
+            lines.append(f"| {name} | {label} | {_cell(results, label, '32')} | "
+                         f"{_cell(results, label, '32', 'mAP_tie_aware')} | "
+                         f"{_p1000_of(rows, label)} |")
+        parts += ["\n## DPFAH ablation (Table 5)\n", "\n".join(lines) + "\n"]
+    if "admth" in rows:
+        singles = {b: rows.get(f"admth-single-{b}") for b in map(str, BITS)}
+        lines = ["| bits | multi-length | single-length | no SE | split at fc2 | mosaic (multi-label) |",
+                 "|---|---|---|---|---|---|"]
+        for b in map(str, BITS):
+            single = "not run" if singles[b] is None else f"{singles[b]['results'][b]['mAP']:.3f}"
+            lines.append(f"| {b} | {_cell(results, 'admth', b)} | {single} | {_cell(results, 'admth-no-se', b)} | "
+                         f"{_cell(results, 'admth-split-fc2', b)} | {_cell(results, 'admth-mosaic', b)} |")
+        multi = rows["admth"]["results"][str(BITS[0])]["train_seconds"]
+        single_total = (sum(s["results"][b]["train_seconds"] for b, s in singles.items()) if all(singles.values())
+                        else None)
+        timing = (f"Training time (seconds, the same epochs): multi-length {multi:.0f}, four single-length runs "
+                  + ("not run" if single_total is None else f"{single_total:.0f} (ratio {multi / single_total:.2f})")
+                  + f"; the paper: {PAPER_ADMTH_SECONDS['multi-length']} vs "
+                  f"{PAPER_ADMTH_SECONDS['four single-length runs']} (ratio 0.33).")
+        parts += ["\n## ADMTH (Tables 2-5)\n", "\n".join(lines) + "\n", "\n" + timing + "\n"]
+    return "".join(parts)
+
+
+def _p1000_of(rows: dict, label: str, bits: str = "32") -> str:
+    r = rows.get(label, {}).get("results", {}).get(bits)
+    return "not run" if r is None else _p1000(r)
+
+
 def write_figures(results: dict, folder: Path) -> list[Path]:
-    """PR and precision@N curves per code length, and mAP against code length per row."""
+    """PR and precision@N curves per code length, and mAP against code length per main row."""
     folder.mkdir(parents=True, exist_ok=True)
     profile, written = results["profile"], []
-    all_bits = sorted({int(b) for report in results["rows"].values() for b in report["results"]})
+    main = {label: report for label, report in results["rows"].items() if label in MAIN_ROWS}
+    all_bits = sorted({int(b) for report in main.values() for b in report["results"]})
     for bits in all_bits:
         fig, (pr, pn) = plt.subplots(1, 2, figsize=(10, 4))
-        for label, report in results["rows"].items():
+        for label, report in main.items():
             r = report["results"].get(str(bits))
             if r is None:
                 continue
@@ -117,7 +249,7 @@ def write_figures(results: dict, folder: Path) -> list[Path]:
         fig.savefig(written[-1], dpi=100, bbox_inches="tight")
         plt.close(fig)
     fig, ax = plt.subplots(figsize=(6, 4))
-    for label, report in results["rows"].items():
+    for label, report in main.items():
         bits = sorted(report["results"], key=int)
         ax.plot([int(b) for b in bits], [report["results"][b]["mAP"] for b in bits], marker="o", label=label)
     ax.set(xlabel="code length (bits)", ylabel="mAP@ALL", title=f"mAP against code length ({profile})")

@@ -1,22 +1,90 @@
-"""The reproduce report: table and figures from a results dictionary (no training here)."""
+"""The reproduce report: rows, settings, tables and figures from a results dictionary (no training here)."""
 
-from hashlib_tutorial.reproduce import PAPER_MAP, markdown_table, write_figures
+import json
+
+import pytest
+
+from hashlib_tutorial import course
+from hashlib_tutorial.methods import build_method
+from hashlib_tutorial.reproduce import (ABLATION_ROWS, MAIN_ROWS, PAPER_MAP, markdown_table, report_tables,
+                                        reproduce, row_settings, rows_for, write_figures)
 
 
-def fake_report(method, bits, value):
+def fake_report(method, bits, value, seconds=10.0):
     curve = {"precision": [1.0, 0.5], "recall": [0.1, 0.6]}
-    return {"method": method, "protocol": "quick", "results": {
+    return {"method": method, "protocol": "quick", "config": {"epochs": 3}, "results": {
         str(b): {"mAP": value, "mAP_tie_aware": value - 0.01, "precision_radius2": 0.4, "pr_curve": curve,
-                 "precision_at_n": {"1": 0.9, "10": 0.8}} for b in bits}}
+                 "precision_at_n": {"1": 0.9, "10": 0.8, "1000": 0.7}, "encode_us_per_image": 123.4,
+                 "bit_balance": {"mean_abs_deviation": 0.05}, "train_seconds": seconds} for b in bits}}
+
+
+def fake_results(rows):
+    return {"profile": "cpu", "paper": PAPER_MAP, "rows": rows,
+            "provenance": {"device": "cpu", "threads": 2, "seconds": 120.0, "git_commit": "abc"}}
 
 
 def test_table_puts_the_papers_numbers_beside_ours_and_figures_are_written(tmp_path):
-    results = {"profile": "quick", "paper": PAPER_MAP,
-               "provenance": {"device": "cpu", "threads": 2, "seconds": 120.0, "git_commit": "abc"},
-               "rows": {"dpfah": fake_report("dpfah", (16, 32), 0.5), "itq-features": fake_report("itq", (16,), 0.3)}}
+    results = fake_results({"dpfah": fake_report("dpfah", (16, 32), 0.5), "itq-features": fake_report("itq", (16,), 0.3),
+                            "dpfah-simam": fake_report("dpfah", (32,), 0.2)})
     table = markdown_table(results)
-    assert "| dpfah | quick | 16 | 0.500 | 0.490 | 0.400 | 0.838 (cifar10, mAP@ALL) |" in table
-    assert "| itq-features | quick | 16 | 0.300 | 0.290 | 0.400 |  |" in table  # no paper number for a variant
-    written = write_figures(results, tmp_path)
+    assert "| dpfah | quick | 3 | 16 | 0.500 | 0.490 | 0.400 | 0.700 | 0.838 (cifar10, mAP@ALL) |" in table
+    assert "| itq-features | quick | 3 | 16 | 0.300 | 0.290 | 0.400 | 0.700 |  |" in table  # no paper number
+    assert "dpfah-simam" not in table  # ablations have their own tables
+    written = write_figures({**results, "profile": "quick"}, tmp_path)
     assert [p.name for p in written] == ["quick_pr_pn_16bits.png", "quick_pr_pn_32bits.png", "quick_map_vs_bits.png"]
     assert all(p.stat().st_size > 1000 for p in written)
+
+
+def test_report_tables_show_ablations_timings_and_missing_rows():
+    rows = {"dah": fake_report("dah", (12, 24), 0.6), "dah-no-cbam": fake_report("dah", (12,), 0.55),
+            "dpfah": fake_report("dpfah", (32,), 0.5), "dpfah-backbone": fake_report("dpfah", (32,), 0.4),
+            "admth": fake_report("admth", (16, 32, 48, 64), 0.45, seconds=100.0),
+            **{f"admth-single-{b}": fake_report("admth", (b,), 0.44, seconds=50.0) for b in (16, 32, 48, 64)}}
+    text = report_tables(fake_results(rows))
+    assert "| 12 | 0.600 | 0.925 | 0.550 | not run | 0.700 | 123 | 0.050 |" in text
+    assert "| 24 | 0.600 | 0.922 | not run | not run | 0.700 | 123 | 0.050 |" in text
+    assert "| ResNet-18 + DPSH likelihood (backbone) | dpfah-backbone | 0.400 | 0.390 | 0.700 |" in text
+    assert "| + SimAM at the stem | dpfah-simam | not run | not run | not run |" in text
+    assert "| 16 | 0.450 | 0.440 | not run | not run | not run |" in text
+    assert "multi-length 100, four single-length runs 200 (ratio 0.50)" in text
+
+
+def test_rows_per_profile_and_their_settings(tmp_path):
+    assert list(rows_for("quick")) == list(MAIN_ROWS)
+    assert set(ABLATION_ROWS) <= set(rows_for("cpu"))
+    quick = row_settings("dpfah", "quick", tmp_path)
+    assert quick == {"protocol": "quick", "epochs": build_method("dpfah", 32).__class__.demo_epochs}
+    assert row_settings("lsh", "quick", tmp_path) == {"protocol": "quick"}  # nothing to train for epochs
+    assert row_settings("itq-features", "cpu", tmp_path) == {"input_features": f"{tmp_path}/dpsh"}
+    # every row builds a valid method under every profile (catches a typo in an override)
+    for profile in ("quick", "cpu", "paper"):
+        for label, (method, bits, _) in rows_for(profile).items():
+            for b in ([bits] if method == "admth" else bits):
+                build_method(method, b, profile, **row_settings(label, profile, tmp_path))
+    loss_ablation = build_method("dpsh", 12, "cpu", **row_settings("dah-dpsh-loss", "cpu", tmp_path)).config
+    dah = build_method("dah", 12, "cpu").config
+    assert (loss_ablation.backbone, loss_ablation.attention, loss_ablation.epochs) == (dah.backbone, "cbam", dah.epochs)
+    with pytest.raises(ValueError, match="unknown rows"):
+        reproduce("quick", tmp_path, methods=["dpfah-simam"])  # an ablation is not a quick row
+    with pytest.raises(ValueError, match="unknown profile"):
+        reproduce("fast", tmp_path)
+
+
+def test_course_reuses_a_run_only_when_its_configuration_matches(tmp_path, monkeypatch):
+    monkeypatch.setattr(course, "ROOT", tmp_path)
+    monkeypatch.setenv("HASHLIB_PROFILE", "quick")
+    wanted = json.loads(json.dumps(course.course_config("dpfah", 32).to_dict()))
+    run = tmp_path / "results" / "quick" / "runs" / "dpfah"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({**wanted, "bits": [16, 32]}))
+    (run / "metrics.json").write_text(json.dumps({"results": {"16": {}, "32": {}}}))
+    assert course.course_run("dpfah", 32) == run  # the reproduce run, no training
+    (run / "config.json").write_text(json.dumps({**wanted, "bits": [16, 32], "epochs": wanted["epochs"] + 1}))
+    trained = []
+    monkeypatch.setattr(course, "train", lambda method, bits, run_dir, *a, **k: trained.append(run_dir))
+    stale = course.course_run("dpfah", 32)
+    assert stale != run and stale.parent == tmp_path / "runs" / "course" and trained == [stale]
+    assert course.course_run("dpfah", 32, attention=None) != stale  # another configuration, another folder
+    monkeypatch.setenv("HASHLIB_PROFILE", "fast")
+    with pytest.raises(ValueError, match="HASHLIB_PROFILE"):
+        course.course_profile()
