@@ -209,8 +209,8 @@ class AlexNetTrunk(nn.Module):
     def __init__(self, attention: str | None = "se", weights: str | None = None, pool_size: int = 6):
         super().__init__()
         features = _load_torchvision("alexnet", models.alexnet, weights).features
-        if weights in (None, "none"):  # He init: PyTorch's default shrinks activations ~3x per layer, so a
-            for conv in features:      # random AlexNet outputs ~0 and the DPSH gradient (prop. to u) vanishes
+        if weights in (None, "none"):  # He init: with PyTorch's default, random AlexNet features are ~0.01
+            for conv in features:
                 if isinstance(conv, nn.Conv2d):
                     nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
                     nn.init.zeros_(conv.bias)

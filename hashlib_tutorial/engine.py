@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from contextlib import nullcontext
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +104,10 @@ def _distributed() -> tuple[int, int]:
     """(rank, world size); starts the process group when launched by torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        if torch.cuda.is_available():  # one GPU per process, bound before NCCL starts
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        # rank 0 validates alone while the others wait at a barrier: allow for a slow validation
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo", timeout=timedelta(hours=1))
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
@@ -129,7 +133,10 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     torch.manual_seed(config.seed)
-    model = method.build_model(splits.num_classes).to(device)
+    model = method.build_model(splits.num_classes)
+    if world > 1 and device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # batch statistics over every GPU's batch
+    model = model.to(device)
     optimizer = _make_optimizer(config, model.parameters())
     sampler = DistributedSampler(splits.train, world, rank, seed=config.seed, drop_last=True) if world > 1 else None
     loader = DataLoader(splits.train, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler,

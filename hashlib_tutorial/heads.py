@@ -60,10 +60,17 @@ class HashHead(nn.Module):
 
 
 def _mlp(widths: Sequence[int]) -> nn.Sequential:
-    """Fully connected layers with ReLU and dropout (AlexNet's fc6/fc7), widths[0] -> ... -> widths[-1]."""
+    """Fully connected layers with ReLU and dropout (AlexNet's fc6/fc7), widths[0] -> ... -> widths[-1].
+
+    He initialisation (for ReLU layers): with PyTorch's default the signal shrinks layer by layer, and a
+    random ADMTH model starts with codes |u| of about 0.18 instead of 0.68 (measured on CIFAR-10 at 64 px).
+    """
     layers: list[nn.Module] = []
     for w_in, w_out in zip(widths[:-1], widths[1:]):
-        layers += [nn.Dropout(0.5), nn.Linear(w_in, w_out), nn.ReLU(inplace=True)]
+        fc = nn.Linear(w_in, w_out)
+        nn.init.kaiming_normal_(fc.weight, nonlinearity="relu")
+        nn.init.zeros_(fc.bias)
+        layers += [nn.Dropout(0.5), fc, nn.ReLU(inplace=True)]
     return nn.Sequential(*layers)
 
 

@@ -41,7 +41,8 @@ def _classes_of(run_dir: Path) -> int:
     return saved["classifier.weight"].shape[0] if "classifier.weight" in saved else 1
 
 
-def encode_folder(run_dir: str | Path, images: str | Path, out: str | Path, bits: int | None = None) -> int:
+def encode_folder(run_dir: str | Path, images: str | Path, out: str | Path, bits: int | None = None,
+                  progress: bool = True) -> int:
     """Encode every image under ``images`` (recursively) and save codes, paths and the run to ``out``."""
     run_dir, images = Path(run_dir), Path(images)
     paths = sorted(p for p in images.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -52,7 +53,7 @@ def encode_folder(run_dir: str | Path, images: str | Path, out: str | Path, bits
     method, model = load_model(sub_run, _classes_of(run_dir), device)
     _, eval_transform = make_transforms(method.config.image_size, augment=False)
     dataset = FileImages(paths, np.zeros(len(paths), np.int64), method.config.image_size, eval_transform)
-    codes = binary_codes(method, model, dataset, device, progress=True)[bits]
+    codes = binary_codes(method, model, dataset, device, progress=progress)[bits]
     np.savez(out, codes=codes, paths=np.array([str(p) for p in paths]), run=str(run_dir.resolve()), bits=bits)
     return len(paths)
 
