@@ -7,6 +7,7 @@ mAP) and ``history.json``; and at the top ``config.json``, ``splits.npz`` and ``
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -70,7 +71,9 @@ def save_json(path: Path, obj) -> None:
     _atomic_write(Path(path), lambda p: p.write_text(json.dumps(obj, indent=2, default=str) + "\n"))
 
 
+@functools.cache
 def git_commit() -> str:
+    """The project's commit (+dirty with uncommitted changes), read once per process: at the start of a run."""
     try:
         root = Path(__file__).resolve().parent.parent
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
@@ -226,6 +229,7 @@ def train(method_name: str, bits, out: str | Path, profile: str = "quick", resum
     Single-length methods train one model per length (``out/<K>bits/``); a multi-length method
     trains one model for all (``out/<K1>-<K2>-...bits/``). Returns the metrics dictionary.
     """
+    git_commit()  # the code as it is now, when the run starts (cached for the provenance)
     bits = (bits,) if isinstance(bits, int) else tuple(bits)
     groups = [bits] if method_class(method_name).multi_length else [(b,) for b in bits]
     methods = [build_method(method_name, group, profile, **overrides) for group in groups]

@@ -78,7 +78,6 @@ ABLATION_ROWS = {
     "admth-split-fc2": ("admth", BITS, lambda p: {"backbone_kwargs": {
         **method_class("admth").profiles[p]["backbone_kwargs"], "split_at": 1}}),
     "admth-mosaic": ("admth", BITS, {"dataset": "cifar10-mosaic"}),
-    "dah-16-32-64": ("dah", (16, 32, 64), {}),
 }
 
 
@@ -111,6 +110,7 @@ def reproduce(profile: str, out_root: Path = ROOT / "results", methods: list[str
     if unknown:
         raise ValueError(f"unknown rows {sorted(unknown)} for profile {profile}; choose from {list(rows_wanted)}")
     out, started = Path(out_root) / profile, time.time()
+    git_commit()  # the code as it is now, when the run starts (cached for the provenance)
     runs, results_path = out / "runs", out / "results.json"
     rows = json.loads(results_path.read_text())["rows"] if results_path.exists() else {}
     for label, (method, bits, _) in rows_wanted.items():
@@ -129,6 +129,8 @@ def reproduce(profile: str, out_root: Path = ROOT / "results", methods: list[str
     results = _results(profile, {k: rows[k] for k in rows_wanted if k in rows}, command, started)
     save_json(results_path, results)
     (out / "results.md").write_text(report_tables(results))
+    if profile == "cpu" and Path(out_root).resolve() == (ROOT / "results").resolve():
+        fill_report(ROOT / "REPRODUCTION.md", results)
     write_figures(results, ROOT / "figures")
     print(markdown_table(results))
     return results
@@ -144,7 +146,8 @@ def _results(profile: str, rows: dict, command: str, started: float) -> dict:
 
 
 def _epochs(report: dict) -> str:
-    return str(report.get("config", {}).get("epochs", ""))
+    deep = method_class(report["method"]).deep
+    return str(report.get("config", {}).get("epochs", "")) if deep else "-"  # lsh, itq: no training epochs
 
 
 def markdown_table(results: dict) -> str:
@@ -178,16 +181,17 @@ def _cell(results: dict, label: str, bits: str, key: str = "mAP", fmt: str = "{:
 def report_tables(results: dict) -> str:
     """Every table of REPRODUCTION.md, generated from results.json (so the two cannot disagree)."""
     rows = results["rows"]
-    parts = ["## Main table\n", markdown_table(results)]
-    dah_bits = [b for b in ("12", "16", "24", "32", "36", "48", "64")
-                if b in rows.get("dah", {}).get("results", {}) or b in rows.get("dah-16-32-64", {}).get("results", {})]
+    minutes = sum(r["provenance"]["seconds"] for r in rows.values() if "provenance" in r) / 60
+    parts = ["## Main table\n", markdown_table(results),
+             f"\n{len(rows)} rows; their runs took {minutes:.0f} min of wall time in all (each row's "
+             "`provenance.seconds` in results.json: training, validation and evaluation).\n"]
+    dah_bits = list(rows.get("dah", {}).get("results", {}))
     if dah_bits:
-        dah = lambda b: "dah" if b in rows.get("dah", {}).get("results", {}) else "dah-16-32-64"  # noqa: E731
         lines = ["| bits | mAP | paper mAP | NoneA-DAH (no CBAM) | DPSH loss, same backbone | P@1000 | "
                  "encode us/img (paper: 5,280) | bit balance: mean abs(fraction of ones - 1/2) |",
                  "|---|---|---|---|---|---|---|---|"]
         for b in dah_bits:
-            r = rows[dah(b)]["results"][b]
+            r = rows["dah"]["results"][b]
             paper = PAPER_MAP["dah"]["mAP"].get(b)
             lines.append(f"| {b} | {r['mAP']:.3f} | {'' if paper is None else f'{paper:.3f}'} | "
                          f"{_cell(results, 'dah-no-cbam', b)} | {_cell(results, 'dah-dpsh-loss', b)} | {_p1000(r)} | "
@@ -220,6 +224,18 @@ def report_tables(results: dict) -> str:
                   f"{PAPER_ADMTH_SECONDS['four single-length runs']} (ratio 0.33).")
         parts += ["\n## ADMTH (Tables 2-5)\n", "\n".join(lines) + "\n", "\n" + timing + "\n"]
     return "".join(parts)
+
+
+BEGIN, END = "<!-- tables: generated from results/cpu/results.json by reproduce -->", "<!-- end of tables -->"
+
+
+def fill_report(path: Path, results: dict) -> None:
+    """Replace the block between BEGIN and END in ``path`` (REPRODUCTION.md) with :func:`report_tables`."""
+    text = path.read_text()
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"{path} has no {BEGIN!r} ... {END!r} block to fill")
+    head, rest = text.split(BEGIN, 1)
+    path.write_text(f"{head}{BEGIN}\n\n{report_tables(results)}\n{END}{rest.split(END, 1)[1]}")
 
 
 def _p1000_of(rows: dict, label: str, bits: str = "32") -> str:

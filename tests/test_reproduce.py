@@ -28,7 +28,7 @@ def test_table_puts_the_papers_numbers_beside_ours_and_figures_are_written(tmp_p
                             "dpfah-simam": fake_report("dpfah", (32,), 0.2)})
     table = markdown_table(results)
     assert "| dpfah | quick | 3 | 16 | 0.500 | 0.490 | 0.400 | 0.700 | 0.838 (cifar10, mAP@ALL) |" in table
-    assert "| itq-features | quick | 3 | 16 | 0.300 | 0.290 | 0.400 | 0.700 |  |" in table  # no paper number
+    assert "| itq-features | quick | - | 16 | 0.300 | 0.290 | 0.400 | 0.700 |  |" in table  # no epochs, no paper
     assert "dpfah-simam" not in table  # ablations have their own tables
     written = write_figures({**results, "profile": "quick"}, tmp_path)
     assert [p.name for p in written] == ["quick_pr_pn_16bits.png", "quick_pr_pn_32bits.png", "quick_map_vs_bits.png"]
@@ -88,3 +88,29 @@ def test_course_reuses_a_run_only_when_its_configuration_matches(tmp_path, monke
     monkeypatch.setenv("HASHLIB_PROFILE", "fast")
     with pytest.raises(ValueError, match="HASHLIB_PROFILE"):
         course.course_profile()
+
+
+def test_fill_report_replaces_only_the_generated_block(tmp_path):
+    from hashlib_tutorial.reproduce import BEGIN, END, fill_report
+
+    report = tmp_path / "REPRODUCTION.md"
+    report.write_text(f"# Report\n\nprose before\n\n{BEGIN}\nold tables\n{END}\n\nprose after\n")
+    results = fake_results({"dpfah": fake_report("dpfah", (32,), 0.5)})
+    fill_report(report, results)
+    text = report.read_text()
+    assert text.startswith("# Report\n\nprose before\n\n") and text.endswith(f"{END}\n\nprose after\n")
+    assert "old tables" not in text and report_tables(results) in text
+    report.write_text("no markers")
+    with pytest.raises(ValueError, match="no"):
+        fill_report(report, results)
+
+
+def test_committed_report_matches_committed_results():
+    from pathlib import Path
+
+    from hashlib_tutorial.reproduce import ROOT
+
+    results = ROOT / "results" / "cpu" / "results.json"
+    if not results.exists():
+        pytest.skip("no results/cpu/results.json")
+    assert report_tables(json.loads(results.read_text())) in Path(ROOT / "REPRODUCTION.md").read_text()
