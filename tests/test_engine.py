@@ -112,7 +112,8 @@ def test_train_writes_a_run_directory_with_metrics_and_provenance(tmp_path):
     report = _train_tiny(tmp_path / "run")
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(report))
-    assert set(saved) == {"method", "dataset", "protocol", "profile", "results", "provenance"}
+    assert set(saved) == {"method", "dataset", "protocol", "profile", "config", "results", "provenance"}
+    assert saved["config"]["method"] == "dpsh" and saved["config"]["bits"] == [8]
     assert set(saved["provenance"]) >= {"command", "git_commit", "device", "torch", "seconds"}
     result = saved["results"]["8"]
     assert 0 <= result["mAP"] <= 1 and result["best_epoch"] in (2, 3)
