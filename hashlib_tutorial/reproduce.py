@@ -152,9 +152,10 @@ def _epochs(report: dict) -> str:
 
 def markdown_table(results: dict) -> str:
     """mAP per main row and code length, with the papers' numbers (and their protocols) beside ours."""
-    p = results["provenance"]
-    lines = [f"mAP@ALL on CIFAR-10, profile `{results['profile']}` ({p['device']}, {p['threads']} threads, "
-             f"commit {p['git_commit']})", "",
+    trained = [r["provenance"] for r in results["rows"].values() if "provenance" in r]
+    distinct = lambda key: ", ".join(sorted({str(p[key]) for p in trained}))  # noqa: E731
+    lines = [f"mAP@ALL on CIFAR-10, profile `{results['profile']}`; trained on {distinct('device')} with "
+             f"{distinct('threads')} threads at commit {distinct('git_commit')}", "",
              "| row | protocol | epochs | bits | mAP (ours) | tie-aware | P@r<=2 | P@1000 | paper mAP (its protocol) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for label, report in results["rows"].items():

@@ -12,7 +12,8 @@ from hashlib_tutorial.reproduce import (ABLATION_ROWS, MAIN_ROWS, PAPER_MAP, mar
 
 def fake_report(method, bits, value, seconds=10.0):
     curve = {"precision": [1.0, 0.5], "recall": [0.1, 0.6]}
-    return {"method": method, "protocol": "quick", "config": {"epochs": 3}, "results": {
+    return {"method": method, "protocol": "quick", "config": {"epochs": 3},
+            "provenance": {"device": "cpu", "threads": 2, "git_commit": "abc", "seconds": 60.0}, "results": {
         str(b): {"mAP": value, "mAP_tie_aware": value - 0.01, "precision_radius2": 0.4, "pr_curve": curve,
                  "precision_at_n": {"1": 0.9, "10": 0.8, "1000": 0.7}, "encode_us_per_image": 123.4,
                  "bit_balance": {"mean_abs_deviation": 0.05}, "train_seconds": seconds} for b in bits}}
@@ -27,6 +28,7 @@ def test_table_puts_the_papers_numbers_beside_ours_and_figures_are_written(tmp_p
     results = fake_results({"dpfah": fake_report("dpfah", (16, 32), 0.5), "itq-features": fake_report("itq", (16,), 0.3),
                             "dpfah-simam": fake_report("dpfah", (32,), 0.2)})
     table = markdown_table(results)
+    assert table.startswith("mAP@ALL on CIFAR-10, profile `cpu`; trained on cpu with 2 threads at commit abc")
     assert "| dpfah | quick | 3 | 16 | 0.500 | 0.490 | 0.400 | 0.700 | 0.838 (cifar10, mAP@ALL) |" in table
     assert "| itq-features | quick | - | 16 | 0.300 | 0.290 | 0.400 | 0.700 |  |" in table  # no epochs, no paper
     assert "dpfah-simam" not in table  # ablations have their own tables
@@ -41,6 +43,7 @@ def test_report_tables_show_ablations_timings_and_missing_rows():
             "admth": fake_report("admth", (16, 32, 48, 64), 0.45, seconds=100.0),
             **{f"admth-single-{b}": fake_report("admth", (b,), 0.44, seconds=50.0) for b in (16, 32, 48, 64)}}
     text = report_tables(fake_results(rows))
+    assert "9 rows; their runs took 9 min of wall time in all" in text
     assert "| 12 | 0.600 | 0.925 | 0.550 | not run | 0.700 | 123 | 0.050 |" in text
     assert "| 24 | 0.600 | 0.922 | not run | not run | 0.700 | 123 | 0.050 |" in text
     assert "| ResNet-18 + DPSH likelihood (backbone) | dpfah-backbone | 0.400 | 0.390 | 0.700 |" in text
