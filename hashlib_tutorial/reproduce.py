@@ -75,8 +75,6 @@ ABLATION_ROWS = {
     "dah-dpsh-loss": ("dpsh", (12, 48), _on_dah_backbone),
     "admth-no-se": ("admth", BITS, {"attention": None}),
     **{f"admth-single-{k}": ("admth", (k,), {}) for k in BITS},
-    "admth-split-fc2": ("admth", BITS, lambda p: {"backbone_kwargs": {
-        **method_class("admth").profiles[p]["backbone_kwargs"], "split_at": 1}}),
     "admth-mosaic": ("admth", BITS, {"dataset": "cifar10-mosaic"}),
 }
 
@@ -210,12 +208,11 @@ def report_tables(results: dict) -> str:
         parts += ["\n## DPFAH ablation (Table 5)\n", "\n".join(lines) + "\n"]
     if "admth" in rows:
         singles = {b: rows.get(f"admth-single-{b}") for b in map(str, BITS)}
-        lines = ["| bits | multi-length | single-length | no SE | split at fc2 | mosaic (multi-label) |",
-                 "|---|---|---|---|---|---|"]
+        lines = ["| bits | multi-length | single-length | no SE | mosaic (multi-label) |", "|---|---|---|---|---|"]
         for b in map(str, BITS):
             single = "not run" if singles[b] is None else f"{singles[b]['results'][b]['mAP']:.3f}"
             lines.append(f"| {b} | {_cell(results, 'admth', b)} | {single} | {_cell(results, 'admth-no-se', b)} | "
-                         f"{_cell(results, 'admth-split-fc2', b)} | {_cell(results, 'admth-mosaic', b)} |")
+                         f"{_cell(results, 'admth-mosaic', b)} |")
         multi = rows["admth"]["results"][str(BITS[0])]["train_seconds"]
         single_total = (sum(s["results"][b]["train_seconds"] for b, s in singles.items()) if all(singles.values())
                         else None)
