@@ -38,7 +38,7 @@ def test_table_puts_the_papers_numbers_beside_ours_and_figures_are_written(tmp_p
 
 
 def test_report_tables_show_ablations_timings_and_missing_rows():
-    rows = {"dah": fake_report("dah", (12, 24), 0.6), "dah-no-cbam": fake_report("dah", (12,), 0.55),
+    rows = {"dah": fake_report("dah", (12, 24), 0.6), "dah-no-cbam": fake_report("dah", (12,), 0.55),  # any length
             "dpfah": fake_report("dpfah", (32,), 0.5), "dpfah-backbone": fake_report("dpfah", (32,), 0.4),
             "admth": fake_report("admth", (16, 32, 48, 64), 0.45, seconds=100.0),
             **{f"admth-single-{b}": fake_report("admth", (b,), 0.44, seconds=50.0) for b in (16, 32, 48, 64)}}
@@ -64,8 +64,8 @@ def test_rows_per_profile_and_their_settings(tmp_path):
         for label, (method, bits, _) in rows_for(profile).items():
             for b in ([bits] if method == "admth" else bits):
                 build_method(method, b, profile, **row_settings(label, profile, tmp_path))
-    loss_ablation = build_method("dpsh", 12, "cpu", **row_settings("dah-dpsh-loss", "cpu", tmp_path)).config
-    dah = build_method("dah", 12, "cpu").config
+    loss_ablation = build_method("dpsh", 48, "cpu", **row_settings("dah-dpsh-loss", "cpu", tmp_path)).config
+    dah = build_method("dah", 48, "cpu").config
     assert (loss_ablation.backbone, loss_ablation.attention, loss_ablation.epochs) == (dah.backbone, "cbam", dah.epochs)
     with pytest.raises(ValueError, match="unknown rows"):
         reproduce("quick", tmp_path, methods=["dpfah-simam"])  # an ablation is not a quick row
