@@ -129,6 +129,7 @@ def reproduce(profile: str, out_root: Path = ROOT / "results", methods: list[str
     (out / "results.md").write_text(report_tables(results))
     if profile == "cpu" and Path(out_root).resolve() == (ROOT / "results").resolve():
         fill_report(ROOT / "REPRODUCTION.md", results)
+        fill_report(ROOT / "README.md", results, headline_table(results))
     write_figures(results, ROOT / "figures")
     print(markdown_table(results))
     return results
@@ -227,13 +228,29 @@ def report_tables(results: dict) -> str:
 BEGIN, END = "<!-- tables: generated from results/cpu/results.json by reproduce -->", "<!-- end of tables -->"
 
 
-def fill_report(path: Path, results: dict) -> None:
-    """Replace the block between BEGIN and END in ``path`` (REPRODUCTION.md) with :func:`report_tables`."""
+def fill_report(path: Path, results: dict, tables: str | None = None) -> None:
+    """Replace the block between BEGIN and END in ``path`` with ``tables`` (default: :func:`report_tables`)."""
     text = path.read_text()
     if BEGIN not in text or END not in text:
         raise ValueError(f"{path} has no {BEGIN!r} ... {END!r} block to fill")
     head, rest = text.split(BEGIN, 1)
-    path.write_text(f"{head}{BEGIN}\n\n{report_tables(results)}\n{END}{rest.split(END, 1)[1]}")
+    tables = report_tables(results) if tables is None else tables
+    path.write_text(f"{head}{BEGIN}\n\n{tables}\n{END}{rest.split(END, 1)[1]}")
+
+
+def headline_table(results: dict) -> str:
+    """mAP@ALL of the main rows, one line per row and one column per code length (the README's table)."""
+    main = {label: r for label, r in results["rows"].items() if label in MAIN_ROWS}
+    bits = sorted({int(b) for r in main.values() for b in r["results"]})
+    lines = ["| row | " + " | ".join(f"{b} bits" for b in bits) + " |", "|---" * (len(bits) + 1) + "|"]
+    for label, report in main.items():
+        cells = [f"{report['results'][str(b)]['mAP']:.3f}" if str(b) in report["results"] else "" for b in bits]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for method, paper in PAPER_MAP.items():
+        if method in main:
+            cells = [f"{paper['mAP'][str(b)]:.3f}" if str(b) in paper["mAP"] else "" for b in bits]
+            lines.append(f"| {method}, paper ({paper['protocol']}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _p1000_of(rows: dict, label: str, bits: str = "32") -> str:

@@ -6,8 +6,8 @@ import pytest
 
 from hashlib_tutorial import course
 from hashlib_tutorial.methods import build_method
-from hashlib_tutorial.reproduce import (ABLATION_ROWS, MAIN_ROWS, PAPER_MAP, markdown_table, report_tables,
-                                        reproduce, row_settings, rows_for, write_figures)
+from hashlib_tutorial.reproduce import (ABLATION_ROWS, MAIN_ROWS, PAPER_MAP, headline_table, markdown_table,
+                                        report_tables, reproduce, row_settings, rows_for, write_figures)
 
 
 def fake_report(method, bits, value, seconds=10.0):
@@ -32,6 +32,9 @@ def test_table_puts_the_papers_numbers_beside_ours_and_figures_are_written(tmp_p
     assert "| dpfah | quick | 3 | 16 | 0.500 | 0.490 | 0.400 | 0.700 | 0.838 (cifar10, mAP@ALL) |" in table
     assert "| itq-features | quick | - | 16 | 0.300 | 0.290 | 0.400 | 0.700 |  |" in table  # no epochs, no paper
     assert "dpfah-simam" not in table  # ablations have their own tables
+    headline = headline_table(results)
+    assert "| row | 16 bits | 32 bits |" in headline and "| dpfah | 0.500 | 0.500 |" in headline
+    assert "| itq-features | 0.300 |  |" in headline and "| dpfah, paper (cifar10, mAP@ALL) | 0.838 | 0.845 |" in headline
     written = write_figures({**results, "profile": "quick"}, tmp_path)
     assert [p.name for p in written] == ["quick_pr_pn_16bits.png", "quick_pr_pn_32bits.png", "quick_map_vs_bits.png"]
     assert all(p.stat().st_size > 1000 for p in written)
@@ -116,4 +119,6 @@ def test_committed_report_matches_committed_results():
     results = ROOT / "results" / "cpu" / "results.json"
     if not results.exists():
         pytest.skip("no results/cpu/results.json")
-    assert report_tables(json.loads(results.read_text())) in Path(ROOT / "REPRODUCTION.md").read_text()
+    results = json.loads(results.read_text())
+    assert report_tables(results) in Path(ROOT / "REPRODUCTION.md").read_text()
+    assert headline_table(results) in Path(ROOT / "README.md").read_text()
