@@ -73,9 +73,7 @@ ABLATION_ROWS = {
     "dpfah-simam-blocks": ("dpfah", (32,), _simam_in_blocks),
     "dah-no-cbam": ("dah", (48,), {"attention": None}),
     "dah-dpsh-loss": ("dpsh", (48,), _on_dah_backbone),
-    "admth-no-se": ("admth", BITS, {"attention": None}),
     **{f"admth-single-{k}": ("admth", (k,), {}) for k in BITS},
-    "admth-mosaic": ("admth", BITS, {"dataset": "cifar10-mosaic"}),
 }
 
 
@@ -209,11 +207,10 @@ def report_tables(results: dict) -> str:
         parts += ["\n## DPFAH ablation (Table 5)\n", "\n".join(lines) + "\n"]
     if "admth" in rows:
         singles = {b: rows.get(f"admth-single-{b}") for b in map(str, BITS)}
-        lines = ["| bits | multi-length | single-length | no SE | mosaic (multi-label) |", "|---|---|---|---|---|"]
+        lines = ["| bits | multi-length | single-length |", "|---|---|---|"]
         for b in map(str, BITS):
             single = "not run" if singles[b] is None else f"{singles[b]['results'][b]['mAP']:.3f}"
-            lines.append(f"| {b} | {_cell(results, 'admth', b)} | {single} | {_cell(results, 'admth-no-se', b)} | "
-                         f"{_cell(results, 'admth-mosaic', b)} |")
+            lines.append(f"| {b} | {_cell(results, 'admth', b)} | {single} |")
         multi = rows["admth"]["results"][str(BITS[0])]["train_seconds"]
         single_total = (sum(s["results"][b]["train_seconds"] for b, s in singles.items()) if all(singles.values())
                         else None)

@@ -51,7 +51,7 @@ def test_report_tables_show_ablations_timings_and_missing_rows():
     assert "| 24 | 0.600 | 0.922 | not run | not run | 0.700 | 123 | 0.050 |" in text
     assert "| ResNet-18 + DPSH likelihood (backbone) | dpfah-backbone | 0.400 | 0.390 | 0.700 |" in text
     assert "| + SimAM at the stem | dpfah-simam | not run | not run | not run |" in text
-    assert "| 16 | 0.450 | 0.440 | not run | not run |" in text
+    assert "| 16 | 0.450 | 0.440 |" in text
     assert "multi-length 100, four single-length runs 200 (ratio 0.50)" in text
 
 
