@@ -73,12 +73,13 @@ def save_json(path: Path, obj) -> None:
 
 @functools.cache
 def git_commit() -> str:
-    """The project's commit (+dirty with uncommitted changes), read once per process: at the start of a run."""
+    """The project's commit, +dirty when the package's code has uncommitted changes; read once per
+    process, at the start of a run (edits to notebooks or docs during a run do not mark it)."""
     try:
         root = Path(__file__).resolve().parent.parent
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "hashlib_tutorial"],
+                               cwd=root, capture_output=True, text=True).stdout.strip()
         return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "unknown"
     except OSError:
         return "unknown"
