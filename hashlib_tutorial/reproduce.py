@@ -181,8 +181,8 @@ def report_tables(results: dict) -> str:
     rows = results["rows"]
     minutes = sum(r["provenance"]["seconds"] for r in rows.values() if "provenance" in r) / 60
     parts = ["## Main table\n", markdown_table(results),
-             f"\n{len(rows)} rows; their runs took {minutes:.0f} min of wall time in all (each row's "
-             "`provenance.seconds` in results.json: training, validation and evaluation).\n"]
+             f"\n{len(rows)} rows; the invocations that finished them took {minutes:.0f} min in all (the sum of "
+             "each row's `provenance.seconds`; a row resumed after an interruption counts only its last part).\n"]
     dah_bits = list(rows.get("dah", {}).get("results", {}))
     if dah_bits:
         lines = ["| bits | mAP | paper mAP | NoneA-DAH (no CBAM) | DPSH loss, same backbone | P@1000 | "

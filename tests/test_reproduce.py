@@ -46,7 +46,7 @@ def test_report_tables_show_ablations_timings_and_missing_rows():
             "admth": fake_report("admth", (16, 32, 48, 64), 0.45, seconds=100.0),
             **{f"admth-single-{b}": fake_report("admth", (b,), 0.44, seconds=50.0) for b in (16, 32, 48, 64)}}
     text = report_tables(fake_results(rows))
-    assert "9 rows; their runs took 9 min of wall time in all" in text
+    assert "9 rows; the invocations that finished them took 9 min in all" in text
     assert "| 12 | 0.600 | 0.925 | 0.550 | not run | 0.700 | 123 | 0.050 |" in text
     assert "| 24 | 0.600 | 0.922 | not run | not run | 0.700 | 123 | 0.050 |" in text
     assert "| ResNet-18 + DPSH likelihood (backbone) | dpfah-backbone | 0.400 | 0.390 | 0.700 |" in text
