@@ -171,9 +171,14 @@ def _p1000(r: dict) -> str:
     return "" if value is None else f"{value:.3f}"
 
 
-def _cell(results: dict, label: str, bits: str, key: str = "mAP", fmt: str = "{:.3f}") -> str:
+def _tie_aware(r: dict) -> str:
+    return f"{r['mAP_tie_aware']:.3f}"
+
+
+def _cell(results: dict, label: str, bits: str, value=lambda r: f"{r['mAP']:.3f}") -> str:
+    """``value`` of one row at one length, or "not run"."""
     r = results["rows"].get(label, {}).get("results", {}).get(bits)
-    return "not run" if r is None else fmt.format(r[key])
+    return "not run" if r is None else value(r)
 
 
 def report_tables(results: dict) -> str:
@@ -202,15 +207,14 @@ def report_tables(results: dict) -> str:
         lines = ["| 32 bits | row | mAP | tie-aware | P@1000 |", "|---|---|---|---|---|"]
         for name, label in ablation:
             lines.append(f"| {name} | {label} | {_cell(results, label, '32')} | "
-                         f"{_cell(results, label, '32', 'mAP_tie_aware')} | "
-                         f"{_p1000_of(rows, label)} |")
+                         f"{_cell(results, label, '32', _tie_aware)} | "
+                         f"{_cell(results, label, '32', _p1000)} |")
         parts += ["\n## DPFAH ablation (Table 5)\n", "\n".join(lines) + "\n"]
     if "admth" in rows:
         singles = {b: rows.get(f"admth-single-{b}") for b in map(str, BITS)}
         lines = ["| bits | multi-length | single-length |", "|---|---|---|"]
         for b in map(str, BITS):
-            single = "not run" if singles[b] is None else f"{singles[b]['results'][b]['mAP']:.3f}"
-            lines.append(f"| {b} | {_cell(results, 'admth', b)} | {single} |")
+            lines.append(f"| {b} | {_cell(results, 'admth', b)} | {_cell(results, f'admth-single-{b}', b)} |")
         multi = rows["admth"]["results"][str(BITS[0])]["train_seconds"]
         single_total = (sum(s["results"][b]["train_seconds"] for b, s in singles.items()) if all(singles.values())
                         else None)
@@ -248,11 +252,6 @@ def headline_table(results: dict) -> str:
             cells = [f"{paper['mAP'][str(b)]:.3f}" if str(b) in paper["mAP"] else "" for b in bits]
             lines.append(f"| {method}, paper ({paper['protocol']}) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def _p1000_of(rows: dict, label: str, bits: str = "32") -> str:
-    r = rows.get(label, {}).get("results", {}).get(bits)
-    return "not run" if r is None else _p1000(r)
 
 
 def write_figures(results: dict, folder: Path) -> list[Path]:
