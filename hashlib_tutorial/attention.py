@@ -91,7 +91,9 @@ class SimAM(nn.Module):
 
     Differences from the paper: mu and s^2 are taken over all M neurons (including t), with
     s^2 = sum (x - mu)^2 / (M - 1), as in the reference code, so one pass serves every neuron.
-    The block has no parameters; ``channels`` is accepted (and ignored) so every block is built alike.
+    On a 1 x 1 map (M = 1; ResNet-18's layer4 at 32 px with the ImageNet stem) the reference code
+    divides 0 by 0; here s^2 = 0 there, so 1 / e* = 1/2 and the lone neuron is scaled by sigmoid(1/2),
+    the weight of a neuron that does not stand out. The block has no parameters; ``channels`` is accepted (and ignored) so every block is built alike.
 
     Args:
         channels: ignored.
@@ -105,7 +107,7 @@ class SimAM(nn.Module):
 
     def energy_inverse(self, x: Tensor) -> Tensor:
         """1 / e_t* for every neuron, (B, C, H, W): the quantity the sigmoid turns into weights."""
-        m = x.shape[2] * x.shape[3] - 1  # M - 1
+        m = max(x.shape[2] * x.shape[3] - 1, 1)  # M - 1 (1 on a 1 x 1 map, where the sum below is 0)
         d = (x - x.mean(dim=(2, 3), keepdim=True)).pow(2)  # (t - mu)^2
         var = d.sum(dim=(2, 3), keepdim=True) / m  # s^2
         return d / (4 * (var + self.e_lambda)) + 0.5

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 from torchvision import models
+from torchvision.models.resnet import BasicBlock
 
 from .attention import SimAM, build_attention
 
@@ -53,6 +54,8 @@ class ResNet18(nn.Module):
 
     Stems: ``"imagenet"`` (7x7 conv stride 2 + max-pool: 32 px inputs end at 1x1, fast on a CPU) or
     ``"cifar"`` (3x3 conv stride 1, no max-pool: 32 px inputs end at 4x4, about 9x the compute).
+    ``width`` scales every layer's channels (1.0 is the paper's network; the CPU profiles use a
+    narrower one with the CIFAR stem, which keeps 4x4 maps in the last stage).
     Placements: ``"stem"``: y = x + A(x) after the stem (DPFAH); ``"blocks"``: inside every residual
     block, where each module's reference code puts it (SimAM before the block's second BN, SE and
     CBAM after it, before the residual add).
@@ -61,13 +64,12 @@ class ResNet18(nn.Module):
         stem: "imagenet" or "cifar".
         attention: "se", "cbam", "simam" or None.
         placement: "stem" or "blocks".
-        weights: "imagenet" (torchvision's weights, downloaded once) or None. The "cifar" stem's 3x3
-            conv is always new.
+        weights: "imagenet" (torchvision's weights, downloaded once; width 1 only) or None. The
+            "cifar" stem's 3x3 conv is always new.
         attention_kwargs: passed to the attention block, e.g. {"e_lambda": 1e-4}.
-    Shape: (B, 3, H, W) -> (B, 512)
+        width: multiplies every layer's channels (64, 128, 256, 512 at 1.0).
+    Shape: (B, 3, H, W) -> (B, 512 width)
     """
-
-    out_features = 512
 
     def __init__(
         self,
@@ -76,20 +78,24 @@ class ResNet18(nn.Module):
         placement: str = "stem",
         weights: str | None = None,
         attention_kwargs: dict | None = None,
+        width: float = 1.0,
     ):
         super().__init__()
         if stem not in ("imagenet", "cifar"):
             raise ValueError(f"unknown stem {stem!r}; choose 'imagenet' or 'cifar'")
         if placement not in ("stem", "blocks"):
             raise ValueError(f"unknown placement {placement!r}; choose 'stem' or 'blocks'")
-        net = _load_torchvision("resnet18", models.resnet18, weights)
+        if width != 1.0 and weights not in (None, "none"):
+            raise ValueError(f"ImageNet weights exist for width 1 only, got width={width}")
+        net = _load_torchvision("resnet18", models.resnet18, weights) if width == 1.0 else _narrow_resnet18(width)
+        c = net.conv1.out_channels
         if stem == "cifar":
-            net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+            net.conv1 = nn.Conv2d(3, c, kernel_size=3, stride=1, padding=1, bias=False)
             net.maxpool = nn.Identity()
         kwargs = attention_kwargs or {}
         stem_attention: nn.Module = nn.Identity()
         if attention not in (None, "none") and placement == "stem":
-            stem_attention = StemAttention(build_attention(attention, 64, **kwargs))
+            stem_attention = StemAttention(build_attention(attention, c, **kwargs))
         elif attention not in (None, "none"):
             for layer in (net.layer1, net.layer2, net.layer3, net.layer4):
                 for block in layer:
@@ -99,10 +105,91 @@ class ResNet18(nn.Module):
         self.stem_attention = stem_attention
         self.layers = nn.Sequential(net.layer1, net.layer2, net.layer3, net.layer4)
         self.pool = nn.AdaptiveAvgPool2d(1)
+        self.out_features = net.fc.in_features
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.stem_attention(self.stem(x))  # (B, 64, H/4, W/4) or (B, 64, H, W) for the cifar stem
-        return self.pool(self.layers(x)).flatten(1)  # (B, 512)
+        x = self.stem_attention(self.stem(x))  # (B, 64 w, H/4, W/4) or (B, 64 w, H, W) for the cifar stem
+        return self.pool(self.layers(x)).flatten(1)  # (B, 512 w)
+
+
+def _narrow_resnet18(width: float) -> models.ResNet:
+    """torchvision's ResNet-18 with every layer's channels multiplied by ``width`` (random weights)."""
+    net = models.resnet18()
+    channels = [max(1, round(c * width)) for c in (64, 128, 256, 512)]
+    net.conv1 = nn.Conv2d(3, channels[0], 7, 2, 3, bias=False)
+    net.bn1 = nn.BatchNorm2d(channels[0])
+    c_in = channels[0]
+    for i, c in enumerate(channels):
+        stride = 1 if i == 0 else 2
+        down = None if stride == 1 and c_in == c else nn.Sequential(
+            nn.Conv2d(c_in, c, 1, stride, bias=False), nn.BatchNorm2d(c))
+        setattr(net, f"layer{i + 1}", nn.Sequential(BasicBlock(c_in, c, stride, down), BasicBlock(c, c)))
+        c_in = c
+    net.fc = nn.Linear(c_in, 1000)
+    for m in net.modules():  # torchvision's initialisation
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    return net
+
+
+def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+class _Residual(nn.Module):
+    """y = x + f(x) with f two 3x3 conv-BN-ReLU layers, then an attention block on y."""
+
+    def __init__(self, channels: int, attention: nn.Module):
+        super().__init__()
+        self.body = nn.Sequential(_conv_bn(channels, channels), _conv_bn(channels, channels))
+        self.attention = attention
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.attention(x + self.body(x))
+
+
+class ResNet9(nn.Module):
+    r"""A small, fast CIFAR-10 network: the 9-layer ResNet of the fast CIFAR-10 training recipes
+    (D. Page, "How to train your ResNet", Myrtle.ai, 2018), not one of the three papers' networks.
+
+        prep: conv 64w                                                 32 x 32
+        layer1: conv 128w -> max-pool -> residual (2 convs, 128w)      16 x 16
+        layer2: conv 256w -> max-pool                                  8 x 8
+        layer3: conv 512w -> max-pool -> residual (2 convs, 512w)      4 x 4
+        global max-pool                                                512w
+
+    Every conv is 3x3 conv + BN + ReLU. Attention (any registry name) goes after each residual
+    block's addition, or once after the prep conv as y = x + A(x) (``placement="stem"``, DPFAH's way).
+
+    Args:
+        width: w, multiplies every layer's channels (1.0 is the published network).
+        attention: "se", "cbam", "simam" or None.
+        placement: "blocks" or "stem".
+        attention_kwargs: passed to the attention block.
+    Shape: (B, 3, H, W) -> (B, 512 w)
+    """
+
+    def __init__(self, width: float = 0.25, attention: str | None = None, placement: str = "blocks",
+                 attention_kwargs: dict | None = None):
+        super().__init__()
+        if placement not in ("stem", "blocks"):
+            raise ValueError(f"unknown placement {placement!r}; choose 'stem' or 'blocks'")
+        c1, c2, c3, c4 = (max(1, round(c * width)) for c in (64, 128, 256, 512))
+        kwargs = attention_kwargs or {}
+        block_attention = (lambda c: build_attention(attention if placement == "blocks" else None, c, **kwargs))  # noqa: E731
+        stem_attention = StemAttention(build_attention(attention, c1, **kwargs)) \
+            if placement == "stem" and attention not in (None, "none") else nn.Identity()
+        self.stem = nn.Sequential(_conv_bn(3, c1), stem_attention)
+        self.layers = nn.Sequential(
+            _conv_bn(c1, c2), nn.MaxPool2d(2), _Residual(c2, block_attention(c2)),
+            _conv_bn(c2, c3), nn.MaxPool2d(2),
+            _conv_bn(c3, c4), nn.MaxPool2d(2), _Residual(c4, block_attention(c4)),
+        )
+        self.pool = nn.AdaptiveMaxPool2d(1)
+        self.out_features = c4
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.pool(self.layers(self.stem(x))).flatten(1)  # (B, 512 w)
 
 
 class SeparableConv2d(nn.Sequential):
@@ -227,6 +314,7 @@ class AlexNetTrunk(nn.Module):
 
 BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "resnet18": ResNet18,
+    "resnet9": ResNet9,
     "dah_resnet30": DAHResNet30,
     "alexnet": AlexNetTrunk,
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -26,11 +27,11 @@ from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
 from . import metrics
+from .augment import CIFAR_MEAN, CIFAR_STD, BatchAugmenter
 from .evaluate import binary_codes, evaluate_method, feature_extractor
-from .data import RetrievalSplits, load_splits
+from .data import ArrayImages, RetrievalSplits, load_splits
+from .losses import CodeMemory
 from .methods import Method, TrainConfig, _unwrap, build_method, method_class
-
-CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
 
 # ---------------------------------------------------------------------------------------------- setup
@@ -85,22 +86,97 @@ def git_commit() -> str:
         return "unknown"
 
 
-def _make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
+def parameter_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: bool) -> list[dict]:
+    """Optimiser parameter groups: weight decay on weight matrices and kernels; on biases and
+    normalisation scales (1-D parameters) too only when ``decay_norm_and_bias`` (decaying them only
+    shrinks what the next BatchNorm undoes)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if decay_norm_and_bias:
+        return [{"params": params, "weight_decay": weight_decay}]
+    return [{"params": [p for p in params if p.ndim > 1], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
+
+
+def _make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
+    groups = parameter_groups(model, config.weight_decay, config.decay_norm_and_bias)
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(groups, lr=config.lr)
     if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.RMSprop(groups, lr=config.lr)
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov)
     raise ValueError(f"unknown optimizer {config.optimizer!r}; choose 'adam', 'rmsprop' or 'sgd'")
 
 
+def lr_factor(schedule: str, step: int, steps: int, warmup_fraction: float = 0.0) -> float:
+    """The learning rate at ``step`` of ``steps`` as a fraction of the peak.
+
+    constant: 1; cosine: (1 + cos(pi t / T)) / 2; warmup_linear: rises linearly from 0 over the first
+    warmup_fraction T steps, then falls linearly to 0 at T (the one-cycle shape of fast CIFAR recipes).
+    """
+    t = min(step, steps) / max(1, steps)
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * t))
+    if schedule == "warmup_linear":
+        return t / warmup_fraction if t < warmup_fraction else (1 - t) / max(1e-12, 1 - warmup_fraction)
+    raise ValueError(f"unknown lr_schedule {schedule!r}; choose 'constant', 'cosine' or 'warmup_linear'")
+
+
 def _make_scheduler(config: TrainConfig, optimizer, steps: int):
-    if config.lr_schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
-    if config.lr_schedule == "constant":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
-    raise ValueError(f"unknown lr_schedule {config.lr_schedule!r}; choose 'cosine' or 'constant'")
+    lr_factor(config.lr_schedule, 0, steps, config.warmup_fraction)  # refuses an unknown schedule now
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(config.lr_schedule, step, steps, config.warmup_fraction))
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of a precision setting, or None for float32.
+
+    "auto": float16 on CUDA (with a gradient scaler), bfloat16 on a CPU with native bfloat16
+    instructions (AVX-512 BF16 or AMX), float32 elsewhere. "bf16", "fp16", "fp32" force one.
+    """
+    if precision == "auto":
+        if device.type == "cuda":
+            return torch.float16
+        native_bf16 = device.type == "cpu" and torch.backends.mkldnn.is_available() and \
+            torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        return torch.bfloat16 if native_bf16 else None
+    choices = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
+    if precision not in choices:
+        raise ValueError(f"unknown precision {precision!r}; choose 'auto', 'bf16', 'fp16' or 'fp32'")
+    return choices[precision]
+
+
+class _WithIndex(Dataset):
+    """A dataset whose items also carry their index: (image, label, index)."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        return (*self.dataset[index], index)
+
+
+def training_batches(config: TrainConfig, train_set: Dataset, sampler=None):
+    """(images, labels, indices) batches of the training set, reshuffled and augmented every epoch.
+
+    Images held in memory (CIFAR-10, mosaics) are augmented a batch at a time (:mod:`augment`);
+    image files go through a DataLoader with per-image transforms, as do DDP runs (their sampler).
+    Both have a ``generator`` attribute that seeds the epoch.
+    """
+    if isinstance(train_set, ArrayImages) and sampler is None:
+        return BatchAugmenter(train_set.images, train_set.labels, config.batch_size, config.image_size,
+                              config.augment, config.cutout)
+    return DataLoader(_WithIndex(train_set), batch_size=config.batch_size, shuffle=sampler is None,
+                      sampler=sampler, drop_last=True, generator=torch.Generator())
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite: training stops at once instead of learning from NaN."""
 
 
 # ------------------------------------------------------------------------------------------ training
@@ -140,17 +216,19 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
     model = method.build_model(splits.num_classes)
     if world > 1 and device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # batch statistics over every GPU's batch
-    model = model.to(device)
-    optimizer = _make_optimizer(config, model.parameters())
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=memory_format)
+    optimizer = _make_optimizer(config, model)
     sampler = DistributedSampler(splits.train, world, rank, seed=config.seed, drop_last=True) if world > 1 else None
-    loader = DataLoader(splits.train, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler,
-                        drop_last=True, generator=torch.Generator())
+    loader = training_batches(config, splits.train, sampler)
     if len(loader) == 0:
         raise ValueError(f"{len(splits.train)} training images per process make no batch of {config.batch_size}; "
                          "lower --batch-size or use more data")
     scheduler = _make_scheduler(config, optimizer, config.epochs * len(loader))
-    use_amp = device.type == "cuda"  # mixed precision on GPUs only
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    amp_dtype = autocast_dtype(config.precision, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    # the DPSH likelihood against every training code (DPSH's reference code), or within the batch
+    memory = CodeMemory(splits.labels("train"), method.code_widths(), device) if config.pairs == "memory" else None
     state = {"epoch": 0, "best_val_map": -1.0, "best_epoch": 0, "history": []}
     checkpoint = run_dir / "checkpoint.pt"
     if resume and checkpoint.exists():
@@ -159,27 +237,41 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
+        if memory is not None:
+            memory.load_state_dict(saved["memory"])
         state = saved["state"]
         print(f"resuming {run_dir} after epoch {state['epoch']}")
     if world > 1:
         model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     for epoch in range(state["epoch"] + 1, config.epochs + 1):
-        torch.manual_seed(config.seed * 100_003 + epoch)  # augmentation, dropout: the same on resume
-        loader.generator.manual_seed(config.seed * 100_003 + epoch)  # batch order: the same on resume
+        torch.manual_seed(config.seed * 100_003 + epoch)  # dropout: the same on resume
+        loader.generator.manual_seed(config.seed * 100_003 + epoch)  # batch order, augmentation: the same on resume
         if sampler is not None:
             sampler.set_epoch(epoch)
         model.train()
         started, sums = time.time(), {}
         bar = tqdm(loader, desc=f"{config.method} {'/'.join(map(str, config.bits))} bits, epoch {epoch}/{config.epochs}",
                    disable=not progress or rank != 0, leave=False)
-        for images, labels in bar:
-            images, labels = images.to(device), labels.to(device)
-            with torch.autocast("cuda", dtype=torch.float16) if use_amp else nullcontext():
+        for step, (images, labels, indices) in enumerate(bar, start=1):
+            images = images.to(device, memory_format=memory_format)
+            labels = labels.to(device)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 codes, logits = model(images)  # relaxed codes (B, K), class scores (B, C) or None
-            loss, parts = method.loss(model, codes.float(), None if logits is None else logits.float(), labels)
+            codes, logits = codes.float(), None if logits is None else logits.float()
+            if memory is not None:  # this batch's rows of U are its new codes (no gradient through U)
+                memory.update(indices.to(device), method.codes_by_length(model, codes.detach()))
+            loss, parts = method.loss(model, codes, logits, labels, memory)
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"{config.method}: the loss is {loss.item()} at epoch {epoch}, step {step} "
+                    f"({', '.join(f'{k}={v:.4g}' for k, v in parts.items())}); nothing is learned from here on. "
+                    f"Lower --lr, or check the inputs; the last good epoch is in {checkpoint}")
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            if config.grad_clip:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
@@ -201,7 +293,8 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
                 print(" ".join(f"{k}={v}" for k, v in record.items()), flush=True)
             _atomic_write(checkpoint, lambda p: torch.save(
                 {"model": _unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "state": state, "config": config.to_dict()}, p))
+                 "scheduler": scheduler.state_dict(), "state": state, "config": config.to_dict(),
+                 **({"memory": memory.state_dict()} if memory is not None else {})}, p))
             save_json(run_dir / "history.json", state["history"])
         if world > 1:
             dist.barrier()

@@ -14,13 +14,32 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
 from . import metrics
-from .data import RetrievalSplits
+from .data import ArrayImages, RetrievalSplits
 from .methods import Method, TrainConfig, build_method
 
 PRECISION_AT = (1, 10, 50, 100, 200, 500, 1000)
+
+
+def image_batches(dataset: Dataset, batch_size: int = 256):
+    """The images of a dataset in order, a batch at a time.
+
+    Images held in memory (:class:`ArrayImages`) are cut into batches directly and the dataset's
+    transform is applied to each whole batch (fast; evaluation transforms are deterministic); other
+    datasets go through a DataLoader, one image at a time.
+    """
+    if isinstance(dataset, ArrayImages):
+        size = dataset.image_size
+        for start in range(0, len(dataset), batch_size):
+            x = torch.from_numpy(dataset.images[start:start + batch_size]).permute(0, 3, 1, 2)  # (B, 3, H, W)
+            if size is not None and x.shape[-2:] != (size, size):
+                x = TF.resize(x, [size, size], antialias=True)
+            yield dataset.transform(x)
+    else:
+        yield from (images for images, _ in DataLoader(dataset, batch_size=batch_size, shuffle=False))
 
 
 @torch.no_grad()
@@ -28,9 +47,9 @@ def relaxed_codes(model: nn.Module, dataset: Dataset, device: torch.device, batc
                   progress: bool = False, desc: str = "encode") -> np.ndarray:
     """The model's real-valued outputs u for every image of a dataset, (n, sum K), in dataset order."""
     model.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    out = [model(images.to(device))[0].float().cpu() for images, _ in tqdm(loader, desc=desc, disable=not progress, leave=False)]
-    return torch.cat(out).numpy()
+    batches = tqdm(image_batches(dataset, batch_size), desc=desc, total=-(-len(dataset) // batch_size),
+                   disable=not progress, leave=False)
+    return torch.cat([model(images.to(device))[0].float().cpu() for images in batches]).numpy()
 
 
 def binary_codes(method: Method, model: nn.Module, dataset: Dataset, device: torch.device,

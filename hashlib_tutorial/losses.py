@@ -33,21 +33,65 @@ def similarity_matrix(labels: Tensor, other: Tensor | None = None) -> Tensor:
     raise ValueError(f"labels must be class indices (B,) or multi-hot (B, C), got shape {tuple(labels.shape)}")
 
 
-def dpsh_likelihood(u: Tensor, similarity: Tensor) -> Tensor:
+def dpsh_likelihood(u: Tensor, similarity: Tensor, others: Tensor | None = None) -> Tensor:
     r"""Negative log-likelihood of pairwise labels (DPSH; DPFAH Eq. 12, ADMTH Eq. 7).
 
         theta_ij = u_i . u_j / 2
         L = mean_ij [ log(1 + exp(theta_ij)) - s_ij theta_ij ]
 
-    Differences from the papers: a mean over all B x B pairs of the batch instead of a sum, and
-    log(1 + e^x) computed as softplus, which stays finite for large theta.
+    j runs over the batch (``others`` None: B x B pairs) or over ``others``, e.g. the codes of every
+    training image held in a :class:`CodeMemory` (B x N pairs, as DPSH's reference code does).
+    Differences from the papers: a mean over the pairs instead of a sum, and log(1 + e^x) computed as
+    softplus, which stays finite for large theta.
 
     Args:
         u: relaxed codes (B, K).
-        similarity: s_ij in {0, 1}, (B, B).
+        similarity: s_ij in {0, 1}, (B, B) or (B, N).
+        others: codes u_j (N, K) to pair with, or None for the batch itself.
     """
-    theta = 0.5 * u @ u.T  # theta_ij: (B, B)
+    theta = 0.5 * u @ (u if others is None else others).T  # theta_ij: (B, B) or (B, N)
     return (F.softplus(theta) - similarity * theta).mean()
+
+
+class CodeMemory:
+    r"""The relaxed code of every training image, U (N, K) per code length, and their labels Y.
+
+    DPSH's reference implementation keeps U and, at every step, writes the batch's new codes into
+    their rows and computes the likelihood of the batch against all of U: B x N pairs instead of
+    B x B, so each step sees every class many times. Rows not yet visited are 0 (theta = 0: no pull).
+
+    Args:
+        labels: (N,) class indices or (N, C) multi-hot of the training images.
+        widths: the code lengths K to keep a U for.
+        device: where U lives.
+    """
+
+    def __init__(self, labels, widths, device=None):
+        self.labels = torch.as_tensor(labels, device=device)
+        self.codes = {k: torch.zeros(len(self.labels), k, device=device) for k in widths}
+
+    def update(self, indices: Tensor, codes: dict[int, Tensor]) -> None:
+        """U[indices] = the batch's codes (detached), for every length."""
+        for k, u in codes.items():
+            self.codes[k][indices] = u.detach().to(self.codes[k].dtype)
+
+    def similarity(self, labels: Tensor) -> Tensor:
+        """s_ij between a batch's labels (B,) or (B, C) and every training image, (B, N)."""
+        return similarity_matrix(labels, self.labels)
+
+    def state_dict(self) -> dict:
+        return {str(k): u for k, u in self.codes.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k in self.codes:
+            self.codes[k].copy_(state[str(k)])
+
+
+def pairwise_likelihood(u: Tensor, labels: Tensor, memory: CodeMemory | None = None) -> Tensor:
+    """:func:`dpsh_likelihood` of a batch against itself, or against the memory's codes of its length."""
+    if memory is None:
+        return dpsh_likelihood(u, similarity_matrix(labels))
+    return dpsh_likelihood(u, memory.similarity(labels), memory.codes[u.shape[1]])
 
 
 def sign_quantization(u: Tensor) -> Tensor:
@@ -77,10 +121,14 @@ def dpfah_quantization(u: Tensor, low: float = 1.0, high: float = 1.1) -> Tensor
     return (F.relu(low - magnitude) + F.relu(magnitude - high)).mean()
 
 
-def class_loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """Cross-entropy for class indices (B,); binary cross-entropy with logits for multi-hot (B, C)."""
+def class_loss(logits: Tensor, labels: Tensor, label_smoothing: float = 0.0) -> Tensor:
+    r"""Cross-entropy for class indices (B,); binary cross-entropy with logits for multi-hot (B, C).
+
+    Label smoothing eps replaces a one-hot target y by (1 - eps) y + eps / C (single-label only;
+    multi-hot targets are used as they are).
+    """
     if labels.dim() == 1:
-        return F.cross_entropy(logits, labels)
+        return F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
     return F.binary_cross_entropy_with_logits(logits, labels.float())
 
 
@@ -93,24 +141,29 @@ def _off_diagonal_mean(matrix: Tensor) -> Tensor:
     return matrix[off].mean()
 
 
-def dah_pair_loss(x: Tensor, similarity: Tensor, threshold: float | None = None) -> Tensor:
+def dah_pair_loss(x: Tensor, similarity: Tensor, threshold: float | None = None, one_sided: bool = False) -> Tensor:
     r"""DAH's pair loss, averaged over the ordered pairs i != j of the batch (DAH Eqs. 6-8).
 
         similar (s_ij = 1):     || x_i - x_j ||^2
-        dissimilar (s_ij = 0):  | t + sum_k log(1 - |x_ik - x_jk|) |,   t = K / 4.8
+        dissimilar (s_ij = 0):  | t + sum_k log(1 - |x_ik - x_jk|) |,   t = K / 4.8          (the paper)
+                  one-sided:    max(0, t + sum_k log(1 - |x_ik - x_jk|))                    (a departure)
 
-    With x in (1/4, 3/4), |x_ik - x_jk| < 1/2, so the logarithm is finite. The dissimilar term is zero
-    when the mean of -log(1 - |x_ik - x_jk|) over the bits is 1/4.8.
+    With x in (1/4, 3/4), |x_ik - x_jk| < 1/2, so the logarithm is finite. The paper's dissimilar
+    term is zero only when the mean of -log(1 - |x_ik - x_jk|) over the bits is exactly 1/4.8: it
+    also pulls back dissimilar pairs that are farther apart than that, which slows early training
+    from random weights. The one-sided hinge only pushes dissimilar pairs apart until they reach it.
 
     Args:
         x: shrink-sigmoid outputs (B, K).
         similarity: s_ij in {0, 1}, (B, B).
         threshold: t; K / 4.8 by default.
+        one_sided: the hinge instead of the paper's absolute value.
     """
     t = x.shape[1] / 4.8 if threshold is None else threshold
     diff = (x[:, None, :] - x[None, :, :]).abs()  # |x_ik - x_jk|: (B, B, K)
     similar = diff.pow(2).sum(dim=2)  # ||x_i - x_j||^2
-    dissimilar = (t + torch.log1p(-diff).sum(dim=2)).abs()  # |t + sum_k log(1 - |x_ik - x_jk|)|
+    gap = t + torch.log1p(-diff).sum(dim=2)  # t + sum_k log(1 - |x_ik - x_jk|)
+    dissimilar = F.relu(gap) if one_sided else gap.abs()
     return _off_diagonal_mean(similarity * similar + (1 - similarity) * dissimilar)
 
 

@@ -33,14 +33,25 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 128
     optimizer: str = "adam"  # adam | rmsprop | sgd
-    lr: float = 1e-3
+    lr: float = 1e-3  # the peak learning rate
+    momentum: float = 0.9  # sgd only
+    nesterov: bool = False  # sgd only
     weight_decay: float = 0.0
-    lr_schedule: str = "cosine"  # cosine (to 0 over the run) | constant
+    decay_norm_and_bias: bool = True  # False: no weight decay on biases and normalisation scales
+    grad_clip: float = 0.0  # clip the gradient's global norm to this value, 0 for no clipping
+    lr_schedule: str = "cosine"  # cosine (to 0 over the run) | constant | warmup_linear (one-cycle)
+    warmup_fraction: float = 0.0  # warmup_linear: the fraction of the steps spent rising to lr
+    precision: str = "auto"  # auto (fp16 on CUDA, bf16 on a CPU with native bf16, else fp32) | bf16 | fp16 | fp32
+    channels_last: bool = False  # NHWC memory layout (faster convolutions on CPUs and tensor cores)
     image_size: int = 32
     backbone: str = "resnet18"
     backbone_kwargs: dict = field(default_factory=dict)
     attention: str | None = None
-    augment: bool = True  # random crop (pad 4) and horizontal flip
+    augment: bool = True  # random crop (pad S / 8) and horizontal flip
+    cutout: int = 0  # side of a random square zeroed in each training image, 0 for none
+    label_smoothing: float = 0.0  # on class branches
+    pairs: str = "batch"  # the likelihood's pairs: "batch" (B x B) or "memory" (B x N, every training code)
+    departures: tuple[str, ...] = ()  # named departures from the paper (see each method's ``departures``)
     loss_weights: dict = field(default_factory=dict)
     eval_every: int = 5  # validation mAP (held-out training images) every N epochs
     val_fraction: float = 0.1
@@ -68,21 +79,34 @@ class Method:
     multi_length = False  # True: one model learns every code length at once (ADMTH)
     paper_bits: tuple[int, ...] = (16, 32, 48, 64)
     profiles: dict[str, dict] = {}
+    departures: dict[str, str] = {}  # name -> what departs from the paper; a config lists those it takes
     demo_epochs = 3  # epochs under ``reproduce --profile quick`` (make demo) and the course notebooks
 
     def __init__(self, config: TrainConfig):
+        unknown = set(config.departures) - set(self.departures)
+        if unknown:
+            raise ValueError(f"{self.name} has no departures {sorted(unknown)}; choose from {sorted(self.departures)}")
+        if config.pairs not in ("batch", "memory"):
+            raise ValueError(f"unknown pairs {config.pairs!r}; choose 'batch' or 'memory'")
         self.config = config
 
     def build_model(self, num_classes: int) -> nn.Module:
         raise NotImplementedError
 
-    def loss(self, model: nn.Module, codes: Tensor, logits: Tensor | None, labels: Tensor) -> tuple[Tensor, dict]:
-        """The paper's objective on one batch; returns the total and its named parts (floats, for logs)."""
+    def loss(self, model: nn.Module, codes: Tensor, logits: Tensor | None, labels: Tensor,
+             memory: losses.CodeMemory | None = None) -> tuple[Tensor, dict]:
+        """The paper's objective on one batch; returns the total and its named parts (floats, for logs).
+
+        ``memory`` holds every training image's code when the config's ``pairs`` is "memory"."""
         raise NotImplementedError
 
     def codes_by_length(self, model: nn.Module, codes: Tensor) -> dict[int, Tensor]:
         """Relaxed codes per code length, {K: (B, K)}."""
         return {self.config.bits[0]: codes}
+
+    def code_widths(self) -> tuple[int, ...]:
+        """The code lengths one model of this method outputs."""
+        return self.config.bits
 
     def binarize(self, codes: Tensor) -> Tensor:
         """Binary codes in {-1, +1} from relaxed codes (sign; ties at 0 go to +1)."""
@@ -136,11 +160,11 @@ class DPFAH(Method):
         head = HashHead(backbone.out_features, self.config.bits[0], activation="linear")
         return HashingModel(backbone, head, num_classes, classify_from="features")
 
-    def loss(self, model, codes, logits, labels):
+    def loss(self, model, codes, logits, labels, memory=None):
         w = self.config.loss_weights
-        likelihood = losses.dpsh_likelihood(codes, losses.similarity_matrix(labels))
+        likelihood = losses.pairwise_likelihood(codes, labels, memory)
         quantization = losses.dpfah_quantization(codes)
-        classification = losses.class_loss(logits, labels)
+        classification = losses.class_loss(logits, labels, self.config.label_smoothing)
         eta = w["eta"] * codes.shape[1] / codes.shape[0]  # eta K / B, see the class docstring
         total = likelihood + eta * quantization + w["zeta"] * classification
         return total, {"likelihood": likelihood.item(), "quant": quantization.item(), "class": classification.item()}
@@ -163,8 +187,8 @@ class DPSH(Method):
         backbone = self._backbone()
         return HashingModel(backbone, HashHead(backbone.out_features, self.config.bits[0], activation="linear"))
 
-    def loss(self, model, codes, logits, labels):
-        likelihood = losses.dpsh_likelihood(codes, losses.similarity_matrix(labels))
+    def loss(self, model, codes, logits, labels, memory=None):
+        likelihood = losses.pairwise_likelihood(codes, labels, memory)
         quantization = losses.sign_quantization(codes)
         total = likelihood + self.config.loss_weights["eta"] * quantization
         return total, {"likelihood": likelihood.item(), "quant": quantization.item()}
@@ -182,7 +206,7 @@ class DSH(Method):
 
     build_model = DPSH.build_model
 
-    def loss(self, model, codes, logits, labels):
+    def loss(self, model, codes, logits, labels, memory=None):
         total = losses.dsh_loss(codes, losses.similarity_matrix(labels), alpha=self.config.loss_weights["alpha"])
         return total, {"dsh": total.item()}
 
@@ -198,6 +222,8 @@ class DAH(Method):
 
     name, paper = "dah", "Li et al., IEEE Access 2020"
     paper_bits = (12, 24, 36, 48)
+    departures = {"one_sided_dissimilar": "dissimilar pairs: max(0, t + sum log(1 - |d|)) instead of "
+                                          "|t + sum log(1 - |d|)|, so pairs beyond t are not pulled back"}
     profiles = {
         "paper": dict(
             protocol="cifar10-2", epochs=100, batch_size=20, optimizer="adam", lr=1e-3, lr_schedule="constant",
@@ -219,10 +245,11 @@ class DAH(Method):
         head = HashHead(backbone.out_features, self.config.bits[0], activation="shrink_sigmoid")
         return HashingModel(backbone, head, num_classes, classify_from="codes")
 
-    def loss(self, model, codes, logits, labels):
-        pair = losses.dah_pair_loss(codes, losses.similarity_matrix(labels))
+    def loss(self, model, codes, logits, labels, memory=None):
+        one_sided = "one_sided_dissimilar" in self.config.departures
+        pair = losses.dah_pair_loss(codes, losses.similarity_matrix(labels), one_sided=one_sided)
         balance = losses.dah_bit_balance(codes)
-        classification = losses.class_loss(logits, labels)
+        classification = losses.class_loss(logits, labels, self.config.label_smoothing)
         total = pair + balance + classification
         return total, {"pair": pair.item(), "balance": balance.item(), "class": classification.item()}
 
@@ -252,6 +279,8 @@ class ADMTH(Method):
 
     name, paper = "admth", "Wang et al., Electronics 2023"
     multi_length = True
+    departures = {"class_loss": "a softmax classifier on the shared trunk's features, weight gamma "
+                                "(loss_weights['gamma']), so a random trunk learns features before the codes"}
     profiles = {
         # The paper's learning rate (0.15, divided by 100 every 30 iterations) is not usable as stated
         # for SGD on a pretrained trunk; we use SGD 0.01 with momentum and a cosine schedule.
@@ -275,7 +304,8 @@ class ADMTH(Method):
         kwargs = dict(cfg.backbone_kwargs)
         hidden, split_at = kwargs.pop("hidden"), kwargs.pop("split_at")
         backbone = build_backbone(cfg.backbone, attention=cfg.attention, **kwargs)
-        model = HashingModel(backbone, MultiLengthHead(backbone.out_features, cfg.bits, hidden, split_at))
+        classes = num_classes if "class_loss" in cfg.departures else None
+        model = HashingModel(backbone, MultiLengthHead(backbone.out_features, cfg.bits, hidden, split_at), classes)
         # Q_k: (L_k, L_{k+1}), maps each longer code to the next shorter one
         model.projections = nn.ParameterList(
             nn.Parameter(torch.randn(short, long) / long**0.5) for short, long in zip(cfg.bits[:-1], cfg.bits[1:])
@@ -285,13 +315,18 @@ class ADMTH(Method):
     def codes_by_length(self, model, codes):
         return dict(zip(self.config.bits, _unwrap(model).head.split(codes)))
 
-    def loss(self, model, codes, logits, labels):
-        w, similarity = self.config.loss_weights, losses.similarity_matrix(labels)
+    def loss(self, model, codes, logits, labels, memory=None):
+        w = self.config.loss_weights
         per_length = list(self.codes_by_length(model, codes).values())
-        likelihood = sum(losses.dpsh_likelihood(u, similarity) for u in per_length)
+        likelihood = sum(losses.pairwise_likelihood(u, labels, memory) for u in per_length)
         consistency = losses.admth_consistency(per_length, list(_unwrap(model).projections))
         total = w["alpha"] * likelihood + w["beta"] / codes.shape[0] * consistency  # beta / B, see the docstring
-        return total, {"likelihood": likelihood.item(), "consistency": consistency.item()}
+        parts = {"likelihood": likelihood.item(), "consistency": consistency.item()}
+        if logits is not None:  # the class_loss departure
+            classification = losses.class_loss(logits, labels, self.config.label_smoothing)
+            total = total + w["gamma"] * classification
+            parts["class"] = classification.item()
+        return total, parts
 
 
 def _unwrap(model: nn.Module) -> nn.Module:

@@ -92,3 +92,12 @@ def test_simam_closed_form_is_the_minimum_of_its_energy():
     b_closed = -0.5 * (t + mu) * w_closed
     e_closed = 4 * (s2 + lam) / ((t - mu) ** 2 + 2 * s2 + 2 * lam)
     np.testing.assert_allclose([w, b, energy], [w_closed, b_closed, e_closed], rtol=1e-10)
+
+
+def test_simam_on_a_one_by_one_map_is_finite_and_gives_the_base_weight():
+    x = torch.randn(2, 4, 1, 1, requires_grad=True)
+    y = SimAM()(x)
+    assert torch.isfinite(y).all()
+    torch.testing.assert_close(y, x * torch.sigmoid(torch.tensor(0.5)))
+    y.sum().backward()
+    assert torch.isfinite(x.grad).all()

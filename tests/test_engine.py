@@ -13,6 +13,7 @@ from PIL import Image
 from hashlib_tutorial import engine
 from hashlib_tutorial.__main__ import main
 from hashlib_tutorial.data import ArrayImages, RetrievalSplits
+from hashlib_tutorial.evaluate import relaxed_codes
 from hashlib_tutorial.methods import METHODS, build_method, method_class
 
 DEEP = sorted(name for name in METHODS if method_class(name).deep)
@@ -219,3 +220,50 @@ def test_benchmark_runs_end_to_end_in_its_quick_mode():
     report = run_benchmark(quick=True)
     assert report["admth_multi_length_training"]["ratio"] > 0
     assert "HammingIndex numpy (s)" in format_benchmark(report)
+
+
+def test_a_non_finite_loss_stops_training_at_once_naming_the_step_and_the_parts(tmp_path):
+    method = build_method("dpsh", 8, epochs=3, batch_size=8, eval_every=1)
+    real_loss, calls = method.loss, []
+
+    def nan_at_the_third_step(*args, **kwargs):
+        total, parts = real_loss(*args, **kwargs)
+        calls.append(1)
+        return (total * float("nan"), {**parts, "likelihood": float("nan")}) if len(calls) == 3 else (total, parts)
+
+    method.loss = nan_at_the_third_step
+    with pytest.raises(engine.NonFiniteLossError, match=r"epoch 1, step 3 .*likelihood=nan"):
+        engine.train_model(method, tiny_splits(), tmp_path / "run", progress=False)
+    assert len(calls) == 3 and not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_learning_rate_schedules():
+    warm = [engine.lr_factor("warmup_linear", s, 10, 0.2) for s in range(11)]
+    assert warm[0] == 0 and warm[2] == pytest.approx(1) and warm[6] == pytest.approx(0.5) and warm[10] == 0
+    assert engine.lr_factor("cosine", 5, 10) == pytest.approx(0.5) and engine.lr_factor("constant", 7, 10) == 1
+    with pytest.raises(ValueError, match="warmup_linear"):
+        engine.lr_factor("step", 0, 10)
+
+
+def test_no_weight_decay_on_biases_and_normalisation_scales():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    decayed, free = engine.parameter_groups(model, 5e-4, decay_norm_and_bias=False)
+    assert [p.ndim for p in decayed["params"]] == [4] and decayed["weight_decay"] == 5e-4
+    assert len(free["params"]) == 3 and free["weight_decay"] == 0
+    assert len(engine.parameter_groups(model, 5e-4, decay_norm_and_bias=True)) == 1
+
+
+@pytest.mark.parametrize("name", DEEP)
+def test_each_method_learns_with_its_quick_recipe_and_its_codes_do_not_collapse(name, tmp_path):
+    """The quick profile's whole recipe (optimiser, schedule, precision, augmentation) on tiny data."""
+    bits = (8, 16) if name == "admth" else 8
+    method = build_method(name, bits, epochs=8, batch_size=8, eval_every=8, **TINY[name])
+    if method.config.image_size != 32:
+        pytest.skip("the tiny splits are 32 px")
+    model, state = engine.train_model(method, tiny_splits(), tmp_path / "run", progress=False)
+    history = state["history"]
+    assert all(np.isfinite(h["loss"]) for h in history)
+    assert np.mean([h["loss"] for h in history[-2:]]) < np.mean([h["loss"] for h in history[:2]])
+    u = torch.from_numpy(relaxed_codes(model, tiny_splits().query, torch.device("cpu")))
+    centre = 0.5 if name == "dah" else 0.0  # DAH's bits are x > 1/2
+    assert (u - centre).abs().mean() > (0.02 if name == "dah" else 0.1)  # not collapsed onto the threshold

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from hashlib_tutorial.losses import (
+    CodeMemory,
     admth_consistency,
     class_loss,
     dah_bit_balance,
@@ -11,6 +12,7 @@ from hashlib_tutorial.losses import (
     dpfah_quantization,
     dpsh_likelihood,
     dsh_loss,
+    pairwise_likelihood,
     sign_quantization,
     similarity_matrix,
 )
@@ -142,3 +144,46 @@ def test_admth_consistency_sums_neighbouring_lengths():
         sum(abs(v) for v in (codes[k + 1][i] @ qs[k].T - codes[k][i]).tolist()) / 3 for k in range(2) for i in range(3)
     )
     assert admth_consistency(codes, qs).item() == pytest.approx(loop)
+
+
+def test_dpsh_likelihood_against_other_codes_equals_a_loop():
+    u, others = torch.randn(3, 5), torch.randn(4, 5)
+    s = (torch.rand(3, 4) > 0.5).double()
+    loop = sum(math.log1p(math.exp(0.5 * u[i] @ others[j])) - s[i, j] * 0.5 * u[i] @ others[j]
+               for i in range(3) for j in range(4)) / 12
+    torch.testing.assert_close(dpsh_likelihood(u, s, others), torch.as_tensor(loop))
+
+
+def test_code_memory_pairs_a_batch_with_every_training_code():
+    labels = torch.tensor([0, 1, 0, 2])
+    memory = CodeMemory(labels, widths=(3,))
+    u = torch.randn(2, 3, requires_grad=True)
+    memory.update(torch.tensor([1, 2]), {3: u})
+    assert torch.equal(memory.codes[3][[1, 2]], u.detach()) and not memory.codes[3][[0, 3]].any()
+    assert memory.similarity(torch.tensor([0, 2])).tolist() == [[1, 0, 1, 0], [0, 0, 0, 1]]
+    loss = pairwise_likelihood(u, labels[[1, 2]], memory)
+    torch.testing.assert_close(loss, dpsh_likelihood(u, similarity_matrix(labels[[1, 2]], labels), memory.codes[3]))
+    loss.backward()
+    assert u.grad is not None and not memory.codes[3].requires_grad
+    restored = CodeMemory(labels, widths=(3,))
+    restored.load_state_dict(memory.state_dict())
+    assert torch.equal(restored.codes[3], memory.codes[3])
+
+
+def test_dah_one_sided_dissimilar_term_is_the_hinge_of_the_paper_term():
+    x = torch.tensor([[0.26, 0.74], [0.74, 0.26], [0.5, 0.5]])
+    s = torch.zeros(3, 3)
+    t = 0.1  # far below what (0,1) reaches: the paper's |.| pulls it back, the hinge does not
+    gap = lambda i, j: t + sum(math.log(1 - abs(x[i, k] - x[j, k])) for k in range(2))  # noqa: E731
+    two_sided = sum(abs(gap(i, j)) for i, j in pairs(3)) / 6
+    one_sided = sum(max(0.0, gap(i, j)) for i, j in pairs(3)) / 6
+    torch.testing.assert_close(dah_pair_loss(x, s, threshold=t), torch.as_tensor(two_sided))
+    torch.testing.assert_close(dah_pair_loss(x, s, threshold=t, one_sided=True), torch.as_tensor(one_sided))
+    assert one_sided < two_sided
+
+
+def test_class_loss_label_smoothing_by_hand():
+    logits, labels, eps = torch.tensor([[2.0, 0.0, -1.0]]), torch.tensor([0]), 0.3
+    log_p = torch.log_softmax(logits, dim=1)[0]
+    target = torch.tensor([1 - eps + eps / 3, eps / 3, eps / 3])
+    torch.testing.assert_close(class_loss(logits, labels, eps), -(target * log_p).sum())
