@@ -1,6 +1,8 @@
 """Command line: python -m hashlib_tutorial {train, evaluate, encode, search, benchmark, reproduce} ...
 
-Run ``python -m hashlib_tutorial <command> --help`` for each command's options.
+Run ``python -m hashlib_tutorial <command> --help`` for each command's options. A mistake in the
+input is one line on stderr that names the cause and the fix, with exit status 1 (2 for a bad
+option); ``python -m hashlib_tutorial --debug <command> ...`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import argparse
 import json
 import shlex
 import sys
+import warnings
 from pathlib import Path
 
 
@@ -18,11 +21,14 @@ def _train(args) -> None:
     names = {"dataset": args.dataset, "protocol": args.protocol, "epochs": args.epochs, "data_dir": args.data_dir,
              "device": args.device, "seed": args.seed, "batch_size": args.batch_size, "lr": args.lr,
              "input_features": args.input_features}
+    if args.protocol is not None and args.dataset in ("folder", "list"):
+        raise ValueError(f"the {args.dataset} dataset's files fix its splits: drop --protocol "
+                         "(the protocols are for CIFAR-10)")
     overrides = {k: v for k, v in names.items() if v is not None}
     if args.attention is not None:
         overrides["attention"] = None if args.attention == "none" else args.attention
-    train(args.method, args.bits, args.out, args.profile, resume=args.resume, progress=not args.quiet,
-          command=_command(), **overrides)
+    train(args.method, args.bits, args.out, args.profile, resume=args.resume, overwrite=args.overwrite,
+          progress=not args.quiet, command=_command(args.argv), **overrides)
 
 
 def _evaluate(args) -> None:
@@ -35,8 +41,13 @@ def _evaluate(args) -> None:
 def _encode(args) -> None:
     from .search import encode_folder
 
-    n = encode_folder(args.run, args.images, args.out, bits=args.bits)
-    print(f"wrote {n} codes to {args.out}")
+    out = Path(args.out)
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a file name such as {out / 'codes.npz'}")
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"--out {out} exists; pass --overwrite to replace it, or give another --out")
+    n = encode_folder(args.run, args.images, out, bits=args.bits)
+    print(f"wrote {n} codes to {out}")
 
 
 def _search(args) -> None:
@@ -56,26 +67,62 @@ def _benchmark(args) -> None:
 def _reproduce(args) -> None:
     from .reproduce import reproduce
 
-    reproduce(args.profile, Path(args.out), methods=args.methods, data_dir=args.data_dir, command=_command())
+    reproduce(args.profile, Path(args.out), methods=args.methods, data_dir=args.data_dir,
+              command=_command(args.argv))
 
 
-def _command() -> str:
-    return "python -m hashlib_tutorial " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+def _command(argv: list[str]) -> str:
+    return "python -m hashlib_tutorial " + " ".join(shlex.quote(a) for a in argv)
 
 
-def _positive_int(text: str) -> int:
+def _integer(text: str, minimum: int, too_small: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} is not positive: code lengths and epochs must be >= 1")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{value} is {too_small}; give an integer >= {minimum}")
     return value
 
 
+def _positive_int(text: str) -> int:
+    return _integer(text, 1, "not positive")
+
+
+def _seed(text: str) -> int:
+    return _integer(text, 0, "negative")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _attention(text: str) -> str:
+    from .attention import ATTENTION
+
+    if text != "none" and text not in ATTENTION:
+        raise argparse.ArgumentTypeError(f"unknown attention {text!r}; "
+                                         f"choose one of none, {', '.join(sorted(ATTENTION))}")
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit status 2), without the usage text."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m hashlib_tutorial", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="python -m hashlib_tutorial", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("train", help="train and evaluate a method at one or more code lengths")
@@ -86,13 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="quick", help="quick (2-core CPU, default), cpu (report scale) or paper (GPU)")
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--batch-size", type=_positive_int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--attention", help="override the method's attention: none, se, cbam or simam")
+    p.add_argument("--lr", type=_positive_float)
+    p.add_argument("--attention", type=_attention, help="override the method's attention: none, se, cbam or simam")
     p.add_argument("--input-features", help="lsh/itq: 'pixels' or a trained run directory")
     p.add_argument("--data-dir")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, mps")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--seed", type=_seed)
+    run = p.add_mutually_exclusive_group()
+    run.add_argument("--resume", action="store_true", help="continue the run in --out (same settings)")
+    run.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines")
     p.add_argument("--out", required=True, help="run directory")
     p.set_defaults(handler=_train)
@@ -107,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", required=True, help="a folder of images (searched recursively)")
     p.add_argument("--out", required=True, help="codes.npz to write")
     p.add_argument("--bits", type=_positive_int, help="code length, if the run has several")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(handler=_encode)
 
     p = commands.add_parser("search", help="query encoded images with an image")
@@ -129,12 +179,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _interrupted(args) -> str:
+    """What to say after Ctrl-C: how to resume, for the commands that can."""
+    if args.command == "train":
+        argv = [a for a in args.argv if a != "--overwrite"]
+        return f"interrupted; resume with: {_command(argv + ([] if '--resume' in argv else ['--resume']))}"
+    if args.command == "reproduce":
+        return f"interrupted; run the same command again to resume: {_command(args.argv)}"
+    return "interrupted"
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Run one command; a user's mistake exits with one line on stderr (no traceback unless --debug)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
-        args.handler(args)
-    except (ValueError, FileNotFoundError) as error:
-        sys.exit(f"error: {error}")
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            args.handler(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(_interrupted(args), file=sys.stderr)
+        sys.exit(130)
+    except (ValueError, OSError, RuntimeError) as error:
+        if args.debug:
+            raise
+        hint = " (run with --debug for the traceback)" if isinstance(error, RuntimeError) else ""
+        print(f"error: {' '.join(str(error).split())}{hint}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import copy
 import functools
 import os
 import warnings
+import zipfile
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,12 +62,12 @@ SPLIT_ROLES = {
 }
 LIST_FILES = {"train": "train.txt", "query": "test.txt", "database": "database.txt"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".gif", ".tif", ".tiff", ".webp"}
-MISSING_CIFAR10 = """CIFAR-10 not found under {root}. Provide it in one of three ways:
-  1. set HASHLIB_DATA_DIR (or pass data_dir=) to a folder that holds the ImageFolder layout
-     cifar10/train/<class>/*.jpg and cifar10/test/<class>/*.jpg;
-  2. extract the offline archive there:
-     mkdir -p ~/.cache/hashlib_tutorial && tar -xzf cifar10-jpg.tar.gz -C ~/.cache/hashlib_tutorial
-  3. pass download=True (needs internet) to fetch the official batches with torchvision."""
+MISSING_CIFAR10 = ("CIFAR-10 not found under {root}: extract the offline archive there "
+                   "(mkdir -p {root} && tar -xzf cifar10-jpg.tar.gz -C {root}), or point --data-dir "
+                   "(data_dir=, or HASHLIB_DATA_DIR) at a folder holding cifar10/train/<class>/*.jpg and "
+                   "cifar10/test/<class>/*.jpg, or, from Python, pass download=True to load_splits (needs internet)")
+# What np.load raises for a missing, truncated or foreign .npz file.
+NPZ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile)
 
 
 class LabelledImages(Dataset):
@@ -133,43 +134,62 @@ class ArrayImages(LabelledImages):
 class FileImages(LabelledImages):
     """Image files read lazily with PIL, converted to RGB and resized (aspect ratio not kept).
 
-    An unreadable file never stops an epoch: the first time it fails, a warning names it, and
-    from then on the item is replaced by the next readable one (image and label, so the pair stays
-    true; that image then appears twice). Only if no file at all can be read is an error raised.
+    An unreadable file (any PIL error, the decompression-bomb guard included) never stops an epoch:
+    the first time it fails, a warning names it and ``unreadable`` records why. From then on:
+
+    * ``replace_unreadable=True`` (training): the item is replaced by the next readable one (image
+      and label, so the pair stays true; that image then appears twice). Only if no file at all can
+      be read is an error raised.
+    * ``replace_unreadable=False`` (encoding your own images): the item is a black image, and the
+      caller drops the rows listed in ``unreadable``. It is filled in the process that reads,
+      so read such a dataset without DataLoader workers.
 
     Args:
         paths: one image file per item.
         labels: (N,) class indices or (N, C) multi-hot.
         image_size: every image is resized to image_size x image_size.
         transform: called on each uint8 (3, image_size, image_size) image; None gives [0, 1] floats.
+        replace_unreadable: replace an unreadable item by the next readable one, or by a black image.
     """
 
     def __init__(self, paths: Sequence[str | Path], labels: np.ndarray, image_size: int,
-                 transform: Transform | None = None):
+                 transform: Transform | None = None, replace_unreadable: bool = True):
         super().__init__(labels, transform)
         if len(paths) != len(self):
             raise ValueError(f"got {len(paths)} paths for {len(self)} labels; give one label per path")
         self.paths = [Path(p) for p in paths]
         self.image_size = image_size
-        self._unreadable: set[int] = set()     # per process: each DataLoader worker warns on its own
+        self.replace_unreadable = replace_unreadable
+        self.unreadable: dict[int, str] = {}  # index -> the error; per process: each DataLoader worker warns on its own
 
     def __getitem__(self, index: int) -> tuple[Any, Tensor]:
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} images")
+        index %= len(self)
+        if not self.replace_unreadable:
+            image = self._read(index)
+            blank = torch.zeros((3, self.image_size, self.image_size), dtype=torch.uint8)
+            return self._item(blank if image is None else image, index)
         for offset in range(len(self)):
             i = (index + offset) % len(self)
-            if i in self._unreadable:
-                continue
-            try:
-                image = _read_rgb(self.paths[i], self.image_size)
-            except OSError as error:              # PIL's UnidentifiedImageError is an OSError
-                self._unreadable.add(i)
-                warnings.warn(f"cannot read image {self.paths[i]} ({error}); "
-                              "using the next readable image instead", stacklevel=2)
-                continue
-            return self._item(torch.from_numpy(image).permute(2, 0, 1).contiguous(), i)
+            image = self._read(i)
+            if image is not None:
+                return self._item(image, i)
         raise OSError(f"none of the {len(self)} images can be read, e.g. {self.paths[index]}; "
                       "check the files and data_dir")
+
+    def _read(self, i: int) -> Tensor | None:
+        """Image i as uint8 (3, S, S), or None when it cannot be read (with a warning the first time)."""
+        if i in self.unreadable:
+            return None
+        try:
+            image = _read_rgb(self.paths[i], self.image_size)
+        except Exception as error:  # any PIL error: UnidentifiedImageError, DecompressionBombError, ...
+            self.unreadable[i] = str(error)
+            fate = "using the next readable image instead" if self.replace_unreadable else "it gets no code"
+            warnings.warn(f"cannot read image {self.paths[i]} ({error}); {fate}", stacklevel=3)
+            return None
+        return torch.from_numpy(image).permute(2, 0, 1).contiguous()
 
 
 def _read_rgb(path: Path, size: int) -> np.ndarray:
@@ -254,7 +274,11 @@ def load_cifar10_arrays(data_dir: str | Path | None = None, download: bool = Fal
     root = _data_root(data_dir)
     cache = root / "cifar10" / "cifar10_uint8.npz"
     if cache.is_file():
-        return _read_cache(str(cache), cache.stat().st_mtime_ns)
+        try:
+            return _read_cache(str(cache), cache.stat().st_mtime_ns)
+        except NPZ_ERRORS as error:
+            raise ValueError(f"the CIFAR-10 cache {cache} is damaged ({type(error).__name__}); it is "
+                             "safe to delete: the next load decodes CIFAR-10 again and rewrites it") from error
     if (root / "cifar10" / "train").is_dir() and (root / "cifar10" / "test").is_dir():
         paths, labels, class_names, n_train = _scan_train_test(root / "cifar10")
         images = np.empty((len(paths), 32, 32, 3), np.uint8)
@@ -420,6 +444,9 @@ def _read_list_layout(root: Path) -> tuple[list[Path], np.ndarray, dict[str, np.
             name, *values = line.split()
             if not values or any(v not in ("0", "1") for v in values):
                 raise ValueError(f"{list_file}, line {number}: expected 'relative/path.jpg 0 1 0 ...', got {line!r}")
+            if Path(name).is_absolute() or Path(os.path.normpath(name)).parts[0] == "..":
+                raise ValueError(f"{list_file}, line {number}: {name!r} is outside the data folder {root}; "
+                                 "give paths relative to data_dir that stay inside it")
             if rows and len(values) != len(rows[0]):
                 raise ValueError(f"{list_file}, line {number}: {len(values)} labels, but the first line of "
                                  f"{LIST_FILES['train']} has {len(rows[0])}; give every image one 0/1 per class")
@@ -508,7 +535,7 @@ def load_splits(dataset: str = "cifar10", protocol: str | None = None, data_dir:
     root = _data_root(data_dir)
     if dataset in ("folder", "list"):
         if protocol is not None:
-            raise ValueError(f"the {dataset} dataset's files fix its splits: leave protocol=None "
+            raise ValueError(f"the {dataset} dataset's files fix its splits: leave protocol=None (drop --protocol) "
                              f"(the protocols {sorted(PROTOCOLS)} are for CIFAR-10)")
         protocol = "files"
         if dataset == "folder":

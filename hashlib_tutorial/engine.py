@@ -32,6 +32,7 @@ from .evaluate import binary_codes, evaluate_method, feature_extractor
 from .data import ArrayImages, RetrievalSplits, load_splits
 from .losses import CodeMemory
 from .methods import Method, TrainConfig, _unwrap, build_method, method_class
+from .runs import check_run_folder, check_saved_splits, load_checkpoint, read_config, remove_run, sub_run_dirs
 
 
 # ---------------------------------------------------------------------------------------------- setup
@@ -209,6 +210,9 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
     config, run_dir = method.config, Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     rank, world = _distributed()
+    if rank == 0:  # what a killed run's atomic writes left behind
+        for name in ("checkpoint.pt", "best.pt", "history.json"):
+            (run_dir / f"{name}.tmp").unlink(missing_ok=True)
     device = resolve_device(config.device)
     if device.type == "cuda" and world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
@@ -232,8 +236,8 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
     state = {"epoch": 0, "best_val_map": -1.0, "best_epoch": 0, "history": []}
     checkpoint = run_dir / "checkpoint.pt"
     if resume and checkpoint.exists():
-        saved = torch.load(checkpoint, map_location=device, weights_only=True)
-        _check_compatible(saved["config"], config, checkpoint)
+        saved = load_checkpoint(checkpoint, RESTART_REMEDY)
+        _check_compatible(saved["config"], config.to_dict(), checkpoint)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
@@ -305,51 +309,109 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
     return model, state
 
 
-def _check_compatible(saved: dict, config: TrainConfig, path: Path) -> None:
-    """Refuse a checkpoint written by another method, code length or backbone."""
-    for key in ("method", "bits", "backbone", "backbone_kwargs", "attention", "image_size"):
-        theirs, ours = saved.get(key), getattr(config, key)
-        if json.dumps(theirs, default=str) != json.dumps(list(ours) if isinstance(ours, tuple) else ours, default=str):
-            raise ValueError(f"{path} was written with {key}={theirs!r} but this run has {key}={ours!r}; "
-                             "use another --out directory or drop --resume")
+# TrainConfig fields that a resume may change: they do not change what is learned.
+RESUMABLE_CHANGES = ("device",)
+RESTART_REMEDY = "--resume trains this model again from its first epoch"
+
+
+def _check_compatible(saved: dict, wanted: dict, path: Path) -> None:
+    """Refuse to resume from ``path`` unless its settings match ``wanted`` in every field but RESUMABLE_CHANGES.
+
+    Every TrainConfig field counts, new ones included; a field missing from ``saved`` (written before
+    the field existed) counts as its default. ``epochs`` must match too: the learning-rate schedule
+    spans the whole run, so a longer run is refused rather than given a stretched schedule.
+
+    Args:
+        saved: the settings the run was started with (config.json, or a checkpoint's "config").
+        wanted: the settings asked for now, as TrainConfig.to_dict() gives them.
+        path: the file ``saved`` comes from, for the message.
+    """
+    defaults = TrainConfig(method="", bits=()).to_dict()  # every field but method and bits has one
+    saved, wanted = (json.loads(json.dumps(c, default=str)) for c in ({**defaults, **saved}, wanted))  # tuples as lists
+    changed = [f"{key} {saved.get(key)!r} -> {wanted.get(key)!r}" for key in {**wanted, **saved}
+               if key not in RESUMABLE_CHANGES and saved.get(key) != wanted.get(key)]
+    if changed:
+        epochs = "; --epochs cannot change on resume (the learning-rate schedule spans the run)" \
+            if saved.get("epochs") != wanted.get("epochs") else ""
+        raise ValueError(f"cannot resume {path}: it was started with other settings ({', '.join(changed)}){epochs}; "
+                         "resume with its settings, or start again with --overwrite or another --out")
+
+
+def _usable_device(name: str) -> torch.device:
+    """resolve_device, refusing a device that torch does not know or this machine does not have."""
+    try:
+        device = resolve_device(name)
+    except RuntimeError:  # torch.device("bogus")
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unknown device {name!r}; choose auto, cpu, cuda, cuda:<index> or mps")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPUs visible to torch; "
+                         "use --device auto or cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {name}: MPS (Apple GPU) is not available here; use --device auto or cpu")
+    return device
 
 
 # ---------------------------------------------------------------------------------------- the command
 def train(method_name: str, bits, out: str | Path, profile: str = "quick", resume: bool = False,
           splits: RetrievalSplits | None = None, progress: bool = True, command: str | None = None,
-          **overrides) -> dict:
+          overwrite: bool = False, **overrides) -> dict:
     """Train and evaluate ``method_name`` at every code length in ``bits``; write ``out/metrics.json``.
 
     Single-length methods train one model per length (``out/<K>bits/``); a multi-length method
     trains one model for all (``out/<K1>-<K2>-...bits/``). Returns the metrics dictionary.
+
+    ``out`` must be new or empty, unless ``resume`` continues the run it holds (refused unless every
+    setting matches, see `_check_compatible`, and the data gives the same splits) or ``overwrite``
+    replaces it. Every check that can refuse, loading the data included, comes before the first
+    write: a refused call leaves ``out`` as it was.
     """
     git_commit()  # the code as it is now, when the run starts (cached for the provenance)
     bits = (bits,) if isinstance(bits, int) else tuple(bits)
-    groups = [bits] if method_class(method_name).multi_length else [(b,) for b in bits]
-    methods = [build_method(method_name, group, profile, **overrides) for group in groups]
-    config = methods[0].config
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rank, _ = _distributed()
-    if rank == 0:
-        print(json.dumps({**config.to_dict(), "bits": list(bits)}, indent=1, default=str))
-        save_json(out / "config.json", {**config.to_dict(), "bits": list(bits)})
+    sub_runs = sub_run_dirs(out, method_name, bits)
+    methods = [build_method(method_name, group, profile, **overrides) for group in sub_runs]
+    config = methods[0].config
+    settings = {**config.to_dict(), "bits": list(bits)}
+    check_run_folder(out, resume, overwrite)
+    if resume and (out / "config.json").exists():
+        _check_compatible(read_config(out), settings, out / "config.json")
+        for method, sub_run in zip(methods, sub_runs.values()):
+            if (sub_run / "checkpoint.pt").exists():
+                saved = load_checkpoint(sub_run / "checkpoint.pt", RESTART_REMEDY)
+                _check_compatible(saved["config"], method.config.to_dict(), sub_run / "checkpoint.pt")
+    device = _usable_device(config.device)
+    rank, world = _distributed()
     splits = splits or load_data(config)
-    if rank == 0:
+    if resume and (out / "splits.npz").exists():
+        check_saved_splits(out, splits)
+    deep = method_class(method_name).deep
+    if deep and len(splits.train) // world < config.batch_size:  # train_model checks it too, after writing
+        raise ValueError(f"{len(splits.train)} training images per process make no batch of {config.batch_size}; "
+                         "lower --batch-size or use more data")
+    features = None if deep else feature_extractor(methods[0], splits.num_classes, device)
+    if world > 1:
+        dist.barrier()  # every process has checked out before rank 0 writes into it
+    if rank == 0:  # the first write
+        if overwrite and out.exists():
+            remove_run(out)
+        out.mkdir(parents=True, exist_ok=True)
+        print(json.dumps(settings, indent=1, default=str))
+        save_json(out / "config.json", settings)
         splits.save_indices(out / "splits.npz")
-    device = resolve_device(config.device)
     results, started = {}, time.time()
-    for group, method in zip(groups, methods):
+    for sub_run, method in zip(sub_runs.values(), methods):
         t0 = time.time()
         if method.deep:
-            model, state = train_model(method, splits, out / f"{'-'.join(map(str, group))}bits", resume, progress)
+            model, state = train_model(method, splits, sub_run, resume, progress)
             extra = {"best_epoch": state["best_epoch"], "best_val_mAP": state["best_val_map"],
                      "train_seconds": round(sum(r["seconds"] for r in state["history"]), 1)}  # survives resume
         else:
             model, extra = None, {"input_features": method.config.input_features}
-            method.fit(feature_extractor(method, splits.num_classes, device)(splits.train))
+            method.fit(features(splits.train))
             extra["train_seconds"] = round(time.time() - t0, 1)
-            (out / f"{group[0]}bits").mkdir(exist_ok=True)  # nothing to save: evaluate refits (seeded)
+            sub_run.mkdir(exist_ok=True)  # nothing to save: evaluate refits (seeded)
         if rank != 0:
             continue
         for k, result in evaluate_method(method, model, splits, device, progress).items():
@@ -359,7 +421,7 @@ def train(method_name: str, bits, out: str | Path, profile: str = "quick", resum
         return {}
     report = {
         "method": method_name, "dataset": config.dataset, "protocol": splits.protocol, "profile": profile,
-        "config": {**config.to_dict(), "bits": list(bits)}, "results": results,
+        "config": settings, "results": results,
         "provenance": {"command": command or " ".join(sys.argv), "git_commit": git_commit(), "device": str(device),
                        "torch": torch.__version__, "threads": torch.get_num_threads(),
                        "seconds": round(time.time() - started, 1)},

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from tqdm.auto import tqdm
 from . import metrics
 from .data import ArrayImages, RetrievalSplits
 from .methods import Method, TrainConfig, build_method
+from .runs import check_saved_splits, load_checkpoint, read_config, sub_run_dirs
 
 PRECISION_AT = (1, 10, 50, 100, 200, 500, 1000)
 
@@ -88,8 +88,9 @@ def load_model(run_dir: Path, num_classes: int, device: torch.device | None = No
     """The method and best model of a trained sub-run directory (``best.pt`` and its config)."""
     path = Path(run_dir) / "best.pt"
     if not path.exists():
-        raise FileNotFoundError(f"no best.pt in {run_dir}: train it first (python -m hashlib_tutorial train ...)")
-    saved = torch.load(path, map_location=device or "cpu", weights_only=True)
+        raise FileNotFoundError(f"no best.pt in {run_dir}: train it first (python -m hashlib_tutorial train ...; "
+                                "--resume finishes an interrupted run)")
+    saved = load_checkpoint(path)
     cfg = saved["config"]
     fields = {k: v for k, v in cfg.items() if k not in ("method", "bits", "profile")}
     method = build_method(cfg["method"], tuple(cfg["bits"]), cfg["profile"], **fields)
@@ -152,35 +153,25 @@ def evaluate_method(method: Method, model: nn.Module | None, splits: RetrievalSp
                      "encode_us_per_image": round(1e6 * seconds / len(splits.query), 1)} for k in query}
 
 
-def check_saved_splits(run_dir: Path, splits: RetrievalSplits) -> None:
-    """ValueError unless the splits rebuilt from a run's config.json are the ones it saved in splits.npz."""
-    saved = np.load(Path(run_dir) / "splits.npz")
-    for name in ("train", "val", "query", "database"):
-        if not np.array_equal(saved[name], splits.indices[name]):
-            raise ValueError(f"the {name} split rebuilt from {run_dir}/config.json differs from splits.npz: "
-                             "the data folder changed since training; train the run again")
-
-
 def evaluate_run(run_dir: str | Path, progress: bool = True) -> dict:
-    """Recompute every metric of a run directory from its checkpoints, on the splits it saved."""
+    """Recompute every metric of a run directory from its checkpoints, on the splits it saved.
+
+    Only the sub-runs that config.json names are read: a leftover <K>bits/ folder is ignored.
+    """
     from .engine import load_data, resolve_device
 
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").exists():
-        raise FileNotFoundError(f"{run_dir} has no config.json: is it a run directory written by train?")
-    saved_config = json.loads((run_dir / "config.json").read_text())
+    saved_config = read_config(run_dir)
     config = TrainConfig(**{**saved_config, "bits": tuple(saved_config["bits"])})
     splits = load_data(config)
     check_saved_splits(run_dir, splits)
     device = resolve_device(config.device)
-    results = {}
-    for sub_run in sorted(run_dir.glob("*bits"), key=lambda p: int(p.name.split("-")[0].removesuffix("bits"))):
-        if (sub_run / "best.pt").exists():
+    results, fields = {}, {k: v for k, v in saved_config.items() if k not in ("method", "bits", "profile")}
+    for group, sub_run in sub_run_dirs(run_dir, config.method, config.bits).items():
+        method, model = build_method(config.method, group, config.profile, **fields), None
+        if method.deep:
             method, model = load_model(sub_run, splits.num_classes, device)
         else:  # non-deep: refit on the same training images (seeded, deterministic)
-            bits = int(sub_run.name.removesuffix("bits"))
-            fields = {k: v for k, v in saved_config.items() if k not in ("method", "bits", "profile")}
-            method, model = build_method(config.method, bits, config.profile, **fields), None
             method.fit(feature_extractor(method, splits.num_classes, device)(splits.train))
         results.update(evaluate_method(method, model, splits, device, progress))
     return {"method": config.method, "dataset": config.dataset, "protocol": splits.protocol,

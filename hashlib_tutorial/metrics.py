@@ -59,10 +59,13 @@ def as_bits(codes: Any, name: str = "codes") -> np.ndarray:
     Shape:
         (n, K) -> (n, K)
     Raises:
-        ValueError: codes are not 2-D, are empty, hold values other than {-1, +1} or {0, 1}, or mix
-            the two conventions.
+        ValueError: codes are not numbers, are not 2-D, are empty, hold values other than {-1, +1} or
+            {0, 1}, or mix the two conventions.
     """
     array = _to_numpy(codes)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be numbers, {{-1, +1}} or {{0, 1}}; got dtype {array.dtype}; "
+                         "convert them first, e.g. np.asarray(codes, dtype=np.int8)")
     if array.ndim != 2:
         raise ValueError(f"{name} must have shape (n, K); got shape {array.shape}; "
                          "reshape a single code with codes[None, :]")
