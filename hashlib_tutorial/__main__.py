@@ -27,6 +27,7 @@ def _train(args) -> None:
     overrides = {k: v for k, v in names.items() if v is not None}
     if args.attention is not None:
         overrides["attention"] = None if args.attention == "none" else args.attention
+    overrides.update(args.set or [])
     train(args.method, args.bits, args.out, args.profile, resume=args.resume, overwrite=args.overwrite,
           progress=not args.quiet, command=_command(args.argv), **overrides)
 
@@ -69,6 +70,21 @@ def _reproduce(args) -> None:
 
     reproduce(args.profile, Path(args.out), methods=args.methods, data_dir=args.data_dir,
               command=_command(args.argv))
+
+
+def _setting(text: str) -> tuple[str, object]:
+    """FIELD=VALUE of ``--set``: VALUE is read as JSON (numbers, true/false, null, lists, objects), else as a string."""
+    from .methods import TrainConfig
+
+    field, sep, value = text.partition("=")
+    known = sorted(TrainConfig.__dataclass_fields__)
+    if not sep or field not in known:
+        raise argparse.ArgumentTypeError(f"{text!r} is not FIELD=VALUE with FIELD one of {', '.join(known)}")
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    return field, tuple(parsed) if field in ("bits", "departures") and isinstance(parsed, list) else parsed
 
 
 def _command(argv: list[str]) -> str:
@@ -139,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, mps")
     p.add_argument("--seed", type=_seed)
+    p.add_argument("--set", type=_setting, action="append", metavar="FIELD=VALUE",
+                   help="override any TrainConfig field, VALUE as JSON, e.g. --set pairs=memory "
+                        "--set 'backbone_kwargs={\"width\": 0.5}' (repeatable)")
     run = p.add_mutually_exclusive_group()
     run.add_argument("--resume", action="store_true", help="continue the run in --out (same settings)")
     run.add_argument("--overwrite", action="store_true", help="replace the run in --out")
@@ -207,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print(_interrupted(args), file=sys.stderr)
         sys.exit(130)
-    except (ValueError, OSError, RuntimeError) as error:
+    except (ValueError, OSError, RuntimeError, FloatingPointError) as error:
         if args.debug:
             raise
         hint = " (run with --debug for the traceback)" if isinstance(error, RuntimeError) else ""

@@ -72,7 +72,7 @@ class BatchAugmenter:
     """Shuffled, augmented training batches of in-memory uint8 images; an iterable, like a DataLoader.
 
     Args:
-        images: uint8 (N, H, W, 3), the training images (not copied until the first epoch).
+        images: uint8 (N, H, W, 3), the training images (not copied: each batch copies its own).
         labels: (N,) class indices or (N, C) multi-hot.
         batch_size: B; the last incomplete batch is dropped.
         image_size: side of the model's input; images are resized after augmentation when it differs.
@@ -84,7 +84,7 @@ class BatchAugmenter:
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, image_size: int,
                  augment: bool = True, cutout_size: int = 0):
-        self.images = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)  # (N, 3, H, W) view
+        self.images = images  # uint8 (N, H, W, 3), shared with the dataset, never written
         self.labels = torch.as_tensor(np.asarray(labels))
         self.batch_size, self.image_size = batch_size, image_size
         self.augment, self.cutout_size = augment, cutout_size
@@ -101,7 +101,7 @@ class BatchAugmenter:
 
     def batch(self, indices: Tensor) -> Tensor:
         """The augmented, resized and normalised images of ``indices``, float32 (B, 3, S, S)."""
-        x = self.images[indices]
+        x = torch.from_numpy(self.images[indices.numpy()]).permute(0, 3, 1, 2)  # a copy: (B, 3, H, W)
         if self.augment:
             x = random_flip(random_crop(x, x.shape[-1] // 8, self.generator), self.generator)
         if self.cutout_size:

@@ -17,7 +17,7 @@ class FeatureHashing(Method):
 
     deep = False
     profiles = {"paper": {"augment": False, "protocol": "cifar10"}, "cpu": {"augment": False, "protocol": "cifar10"},
-                "quick": {"augment": False}}
+                "quick": {"augment": False}, "demo": {"augment": False}}
 
     def fit(self, features: np.ndarray) -> "FeatureHashing":
         raise NotImplementedError

@@ -1,11 +1,10 @@
 """What the notebooks share: the profile to run, and trained runs reused across notebooks.
 
-The profile is ``HASHLIB_PROFILE`` when set ("quick", "cpu" or "paper"), else "paper" on a GPU and
-"quick" on a CPU. :func:`course_run` returns a trained run directory: a run that ``reproduce`` wrote
-with exactly the configuration asked for, when one exists, else a run trained now (once) into
-``runs/course/``, which later notebooks reuse. Under "quick", deep models train for their
-``demo_epochs`` (the same as ``reproduce --profile quick``), so a course after ``make demo`` trains
-only its ablations.
+The profile is ``HASHLIB_PROFILE`` when set (one of :data:`methods.PROFILES`), else "demo" on a CPU
+and "quick" on a GPU. :func:`course_run` returns a trained run directory: a run that ``reproduce``
+wrote with exactly the configuration asked for, when one exists, else a run trained now (once) into
+``runs/course/``, which later notebooks reuse; so a course after ``make demo`` (the demo profile)
+trains only its ablations.
 """
 
 from __future__ import annotations
@@ -19,30 +18,24 @@ import torch
 
 from .engine import load_data, resolve_device, train
 from .evaluate import check_saved_splits, load_model
-from .methods import TrainConfig, build_method, method_class
+from .methods import PROFILES, TrainConfig, build_method
 
 ROOT = Path(__file__).resolve().parent.parent
-PROFILES = ("quick", "cpu", "paper")
 _IGNORED = ("bits", "data_dir", "device")  # fields that do not change what a run learns
 
 
 def course_profile() -> str:
-    """HASHLIB_PROFILE if set, else "paper" with a GPU and "quick" without one."""
-    profile = os.environ.get("HASHLIB_PROFILE") or ("paper" if torch.cuda.is_available() else "quick")
+    """HASHLIB_PROFILE if set, else "quick" with a GPU and "demo" without one."""
+    profile = os.environ.get("HASHLIB_PROFILE") or ("quick" if torch.cuda.is_available() else "demo")
     if profile not in PROFILES:
         raise ValueError(f"HASHLIB_PROFILE={profile!r}; choose one of {PROFILES}")
     return profile
 
 
 def course_config(method: str, bits, dataset: str = "cifar10", **overrides) -> TrainConfig:
-    """The configuration a notebook asks for: the profile's, with the demo epochs under "quick"."""
+    """The configuration a notebook asks for: the course profile's, with ``overrides``."""
     bits = (bits,) if isinstance(bits, int) else tuple(bits)
-    profile, settings = course_profile(), {"dataset": dataset}
-    if profile == "quick":
-        settings["protocol"] = "quick"
-        if method_class(method).deep:
-            settings["epochs"] = method_class(method).demo_epochs
-    return build_method(method, bits, profile, **{**settings, **overrides}).config
+    return build_method(method, bits, course_profile(), dataset=dataset, **overrides).config
 
 
 def _same(saved: dict, wanted: dict) -> bool:

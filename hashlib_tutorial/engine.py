@@ -270,7 +270,7 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
                 raise NonFiniteLossError(
                     f"{config.method}: the loss is {loss.item()} at epoch {epoch}, step {step} "
                     f"({', '.join(f'{k}={v:.4g}' for k, v in parts.items())}); nothing is learned from here on. "
-                    f"Lower --lr, or check the inputs; the last good epoch is in {checkpoint}")
+                    f"Train again with a lower --lr (--overwrite), or check the inputs")
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if config.grad_clip:

@@ -34,7 +34,7 @@ def image_batches(dataset: Dataset, batch_size: int = 256):
     if isinstance(dataset, ArrayImages):
         size = dataset.image_size
         for start in range(0, len(dataset), batch_size):
-            x = torch.from_numpy(dataset.images[start:start + batch_size]).permute(0, 3, 1, 2)  # (B, 3, H, W)
+            x = torch.from_numpy(dataset.images[start:start + batch_size].copy()).permute(0, 3, 1, 2)  # (B, 3, H, W)
             if size is not None and x.shape[-2:] != (size, size):
                 x = TF.resize(x, [size, size], antialias=True)
             yield dataset.transform(x)

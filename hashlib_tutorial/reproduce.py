@@ -6,9 +6,10 @@ Writes ``results/<profile>/runs/<row>/`` (one resumable run per row of the table
 precision@N / mAP-vs-bits figures into ``figures/``. An interrupted reproduce continues where it
 stopped: finished rows are read back, the others resume from their last epoch.
 
-Profiles: ``quick`` (``make demo``: the main rows only, each deep model trained for its
-``demo_epochs``, about 20 minutes on 2 cores), ``cpu`` (the reproduction report: the ``cifar10``
-protocol, the main rows and the ablations), ``paper`` (the papers' settings, for a GPU).
+Profiles (see :data:`methods.PROFILES`): ``demo`` (``make demo``: one model of each paper and the
+baselines, at most 20 minutes on 2 cores), ``quick`` (the main rows, every length), ``cpu`` (the
+reproduction report: the ``cifar10`` protocol, the main rows and the ablations), ``paper`` (the
+papers' settings, for a GPU).
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from .engine import git_commit, resolve_device, save_json, train  # noqa: E402
-from .methods import method_class  # noqa: E402
+from .methods import PROFILES, method_class  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BITS = (16, 32, 48, 64)
-PROFILES = ("quick", "cpu", "paper")
 
 # The papers' reported numbers (CIFAR-10), with the protocol each used: comparable only within a protocol.
 PAPER_MAP = {
@@ -44,7 +44,7 @@ def _on_dah_backbone(profile: str) -> dict:
     """Overrides that put a method on DAH's backbone with DAH's training settings (the loss ablation)."""
     dah = method_class("dah").profiles[profile]
     keys = ("epochs", "batch_size", "optimizer", "lr", "lr_schedule", "image_size", "backbone", "backbone_kwargs",
-            "attention", "augment")
+            "attention", "augment", "precision", "channels_last")
     return {"protocol": dah.get("protocol", "quick"), **{k: dah[k] for k in keys if k in dah}}
 
 
@@ -65,6 +65,15 @@ MAIN_ROWS = {
     "itq": ("itq", BITS, {}),
     "itq-features": ("itq", BITS, {"input_features": "{runs}/dpsh"}),
 }
+# make demo: one model of each paper (ADMTH's one model learns every length) and the baselines.
+DEMO_ROWS = {
+    "dpfah": ("dpfah", (32,), {}),
+    "dah": ("dah", (48,), {}),
+    "admth": ("admth", BITS, {}),
+    "dpsh": ("dpsh", (32,), {}),
+    "lsh": ("lsh", BITS, {}),
+    "itq": ("itq", BITS, {}),
+}
 # Ablations (profiles cpu and paper), at one code length where a row would otherwise cost four runs.
 ABLATION_ROWS = {
     "dpfah-backbone": ("dpfah", (32,), {"attention": None, "loss_weights": {"eta": 0.0, "zeta": 0.0}}),
@@ -78,21 +87,17 @@ ABLATION_ROWS = {
 
 
 def rows_for(profile: str) -> dict:
-    """The rows ``reproduce`` runs for a profile: the main table, plus the ablations beyond ``quick``."""
-    return MAIN_ROWS if profile == "quick" else {**MAIN_ROWS, **ABLATION_ROWS}
+    """The rows ``reproduce`` runs for a profile: the demo's, the main table, or it and the ablations."""
+    return {"demo": DEMO_ROWS, "quick": MAIN_ROWS}.get(profile, {**MAIN_ROWS, **ABLATION_ROWS})
 
 
 def row_settings(label: str, profile: str, runs: Path, data_dir: str | None = None) -> dict:
     """The TrainConfig overrides of one row under a profile."""
-    method, _, overrides = rows_for(profile)[label]
+    _, _, overrides = rows_for(profile)[label]
     overrides = overrides(profile) if callable(overrides) else overrides
     settings = {k: v.format(runs=runs) if isinstance(v, str) else v for k, v in overrides.items()}
     if data_dir:
         settings["data_dir"] = data_dir
-    if profile == "quick":
-        settings.setdefault("protocol", "quick")
-        if method_class(method).deep:
-            settings.setdefault("epochs", method_class(method).demo_epochs)
     return settings
 
 

@@ -17,7 +17,8 @@ from hashlib_tutorial.evaluate import relaxed_codes
 from hashlib_tutorial.methods import METHODS, build_method, method_class
 
 DEEP = sorted(name for name in METHODS if method_class(name).deep)
-TINY = {"dah": {}, "dpfah": {}, "dpsh": {}, "dsh": {}, "admth": {"backbone_kwargs": {"pool_size": 1, "hidden": (32, 32), "split_at": 0}}}
+TINY = {"dah": {}, "dpfah": {}, "dpsh": {}, "dsh": {},
+        "admth": {"backbone_kwargs": {"stem": "cifar", "width": 0.25, "placement": "blocks", "hidden": (32, 32), "split_at": 0}}}
 
 
 def tiny_images(n: int, classes: int = 3, size: int = 32, seed: int = 0):
@@ -268,3 +269,15 @@ def test_each_method_learns_with_its_quick_recipe_and_its_codes_do_not_collapse(
     u = torch.from_numpy(relaxed_codes(model, tiny_splits().query, torch.device("cpu")))
     centre = 0.5 if name == "dah" else 0.0  # DAH's bits are x > 1/2
     assert (u - centre).abs().mean() > (0.02 if name == "dah" else 0.1)  # not collapsed onto the threshold
+
+
+def test_set_overrides_any_config_field_and_refuses_unknown_ones(capsys):
+    from hashlib_tutorial.__main__ import build_parser
+
+    args = build_parser().parse_args(["train", "--method", "dpsh", "--bits", "8", "--out", "x", "--set", "pairs=memory",
+                                      "--set", 'backbone_kwargs={"width": 0.5}', "--set", "departures=[]",
+                                      "--set", "lr=0.05"])
+    assert dict(args.set) == {"pairs": "memory", "backbone_kwargs": {"width": 0.5}, "departures": (), "lr": 0.05}
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--method", "dpsh", "--bits", "8", "--out", "x", "--set", "widht=1"])
+    assert "FIELD one of" in capsys.readouterr().err

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from hashlib_tutorial import course
-from hashlib_tutorial.methods import build_method
+from hashlib_tutorial.methods import PROFILES, build_method
 from hashlib_tutorial.reproduce import (ABLATION_ROWS, MAIN_ROWS, PAPER_MAP, headline_table, markdown_table,
                                         report_tables, reproduce, row_settings, rows_for, write_figures)
 
@@ -58,12 +58,14 @@ def test_report_tables_show_ablations_timings_and_missing_rows():
 def test_rows_per_profile_and_their_settings(tmp_path):
     assert list(rows_for("quick")) == list(MAIN_ROWS)
     assert set(ABLATION_ROWS) <= set(rows_for("cpu"))
-    quick = row_settings("dpfah", "quick", tmp_path)
-    assert quick == {"protocol": "quick", "epochs": build_method("dpfah", 32).__class__.demo_epochs}
-    assert row_settings("lsh", "quick", tmp_path) == {"protocol": "quick"}  # nothing to train for epochs
+    assert {"dpfah", "dah", "admth"} <= set(rows_for("demo")) <= set(MAIN_ROWS)  # every paper's model
+    assert row_settings("dpfah", "demo", tmp_path) == {}  # the profile says it all
+    demo, quick = build_method("dpfah", 32, "demo").config, build_method("dpfah", 32, "quick").config
+    assert demo.epochs < quick.epochs and {**demo.to_dict(), "epochs": 0} == {**quick.to_dict(), "epochs": 0,
+                                                                                 "profile": "demo"}
     assert row_settings("itq-features", "cpu", tmp_path) == {"input_features": f"{tmp_path}/dpsh"}
     # every row builds a valid method under every profile (catches a typo in an override)
-    for profile in ("quick", "cpu", "paper"):
+    for profile in PROFILES:
         for label, (method, bits, _) in rows_for(profile).items():
             for b in ([bits] if method == "admth" else bits):
                 build_method(method, b, profile, **row_settings(label, profile, tmp_path))
@@ -71,7 +73,7 @@ def test_rows_per_profile_and_their_settings(tmp_path):
     dah = build_method("dah", 48, "cpu").config
     assert (loss_ablation.backbone, loss_ablation.attention, loss_ablation.epochs) == (dah.backbone, "cbam", dah.epochs)
     with pytest.raises(ValueError, match="unknown rows"):
-        reproduce("quick", tmp_path, methods=["dpfah-simam"])  # an ablation is not a quick row
+        reproduce("demo", tmp_path, methods=["dpfah-simam"])  # an ablation is not a demo row
     with pytest.raises(ValueError, match="unknown profile"):
         reproduce("fast", tmp_path)
 
