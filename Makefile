@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: setup
-	$(PY) -m hashlib_tutorial reproduce --profile quick
+	$(PY) -m hashlib_tutorial reproduce --profile demo
 
 # The reproduction report's run (REPRODUCTION.md): about two hours on 2 cores, resumable.
 report: setup

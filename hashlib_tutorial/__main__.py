@@ -146,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bits", type=_positive_int, nargs="+", required=True)
     p.add_argument("--dataset", help="cifar10 (default), cifar10-mosaic, folder or list")
     p.add_argument("--protocol", help="cifar10, cifar10-1, cifar10-2 or quick (CIFAR-10 only)")
-    p.add_argument("--profile", default="quick", help="quick (2-core CPU, default), cpu (report scale) or paper (GPU)")
+    p.add_argument("--profile", default="quick", help="quick (one model in 10 minutes on 2 CPU cores, default), "
+                   "demo (fewer epochs), cpu (report scale) or paper (GPU)")
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--lr", type=_positive_float)
@@ -190,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_benchmark)
 
     p = commands.add_parser("reproduce", help="train every method at every length; results table and figures")
-    p.add_argument("--profile", default="quick", help="quick (make demo), cpu (the reproduction report) or paper (GPU)")
+    p.add_argument("--profile", default="demo", help="demo (make demo, default), quick (every length), "
+                   "cpu (the reproduction report) or paper (GPU)")
     p.add_argument("--out", default="results", help="results root (default: results/)")
     p.add_argument("--rows", "--methods", dest="methods", nargs="+", help="a subset of the rows (default: all)")
     p.add_argument("--data-dir")

@@ -171,7 +171,7 @@ class DPFAH(Method):
         # CIFAR stem trains at about 80 img/s here), SimAM on the stem as in the paper, and zeta = 1:
         # from random weights the class branch carries the features.
         **cpu_profiles(dict(
-            CPU_RECIPE, epochs=90, backbone_kwargs={"stem": "cifar", "width": 0.25, "attention_kwargs": {"e_lambda": 1e-4}},
+            CPU_RECIPE, epochs=70, backbone_kwargs={"stem": "cifar", "width": 0.25, "attention_kwargs": {"e_lambda": 1e-4}},
             attention="simam", loss_weights={"eta": 10.0, "zeta": 1.0},
         ), demo_epochs=30),
     }
@@ -259,7 +259,7 @@ class DAH(Method):
         # here), the one-sided dissimilar term (see the class docstring) and w_class = 5: the class loss
         # reaches the network only through the bounded codes, and learns slowly at the paper's weight.
         **cpu_profiles(dict(
-            CPU_RECIPE, epochs=30, batch_size=128, precision="fp32", backbone="dah_resnet30",
+            CPU_RECIPE, epochs=24, batch_size=128, precision="fp32", backbone="dah_resnet30",
             backbone_kwargs={"width": 0.25}, attention="cbam", departures=("one_sided_dissimilar",),
             loss_weights={"class": 5.0},
         ), demo_epochs=12),
@@ -323,7 +323,7 @@ class ADMTH(Method):
         # connected layer (two 256-wide layers, then the hash layer); and the class_loss departure, with
         # gamma = alpha so the class term weighs like one code length's likelihood.
         **cpu_profiles(dict(
-            CPU_RECIPE, epochs=55, backbone="resnet18",
+            CPU_RECIPE, epochs=45, backbone="resnet18",
             backbone_kwargs={"stem": "cifar", "width": 0.25, "placement": "blocks", "hidden": (256, 256), "split_at": 0},
             attention="se", departures=("class_loss",), loss_weights={"alpha": 20.0, "beta": 1.0, "gamma": 20.0},
         ), demo_epochs=20),

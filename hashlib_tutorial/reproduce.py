@@ -130,9 +130,12 @@ def reproduce(profile: str, out_root: Path = ROOT / "results", methods: list[str
     results = _results(profile, {k: rows[k] for k in rows_wanted if k in rows}, command, started)
     save_json(results_path, results)
     (out / "results.md").write_text(report_tables(results))
-    if profile == "cpu" and Path(out_root).resolve() == (ROOT / "results").resolve():
-        fill_report(ROOT / "REPRODUCTION.md", results)
-        fill_report(ROOT / "README.md", results, headline_table(results))
+    if Path(out_root).resolve() == (ROOT / "results").resolve():
+        if profile == "cpu":
+            fill_report(ROOT / "REPRODUCTION.md", results)
+            fill_report(ROOT / "README.md", results, headline_table(results))
+        if profile == "demo":
+            fill_report(ROOT / "README.md", results, headline_table(results), DEMO_MARKERS)
     write_figures(results, ROOT / "figures")
     print(markdown_table(results))
     return results
@@ -232,16 +235,18 @@ def report_tables(results: dict) -> str:
 
 
 BEGIN, END = "<!-- tables: generated from results/cpu/results.json by reproduce -->", "<!-- end of tables -->"
+DEMO_MARKERS = ("<!-- demo table: generated from results/demo/results.json by reproduce -->", "<!-- end of demo table -->")
 
 
-def fill_report(path: Path, results: dict, tables: str | None = None) -> None:
-    """Replace the block between BEGIN and END in ``path`` with ``tables`` (default: :func:`report_tables`)."""
+def fill_report(path: Path, results: dict, tables: str | None = None, markers: tuple[str, str] = (BEGIN, END)) -> None:
+    """Replace the block between the markers in ``path`` with ``tables`` (default: :func:`report_tables`)."""
+    begin, end = markers
     text = path.read_text()
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{path} has no {BEGIN!r} ... {END!r} block to fill")
-    head, rest = text.split(BEGIN, 1)
+    if begin not in text or end not in text:
+        raise ValueError(f"{path} has no {begin!r} ... {end!r} block to fill")
+    head, rest = text.split(begin, 1)
     tables = report_tables(results) if tables is None else tables
-    path.write_text(f"{head}{BEGIN}\n\n{tables}\n{END}{rest.split(END, 1)[1]}")
+    path.write_text(f"{head}{begin}\n\n{tables}\n{end}{rest.split(end, 1)[1]}")
 
 
 def headline_table(results: dict) -> str:

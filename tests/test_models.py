@@ -6,13 +6,15 @@ import torchvision
 from torch import nn
 
 from hashlib_tutorial.attention import CBAM, SimAM
-from hashlib_tutorial.backbones import AlexNetTrunk, DAHResNet30, ResNet18, build_backbone
+from hashlib_tutorial.backbones import BACKBONES, AlexNetTrunk, DAHResNet30, ResNet18, build_backbone
 from hashlib_tutorial.heads import HashHead, MultiLengthHead, ShrinkSigmoid
 from hashlib_tutorial.models import HashingModel
 
 BACKBONE_CASES = {  # name: (kwargs, input size, feature width)
     "resnet18": ({"attention": "simam"}, 32, 512),
     "dah_resnet30": ({}, 32, 1024),
+    "resnet9": ({"width": 0.25, "attention": "se"}, 32, 128),
+    "resnet18 narrow": ({"stem": "cifar", "width": 0.25, "attention": "simam", "placement": "blocks"}, 32, 128),
     "alexnet": ({}, 64, 256 * 36),
 }
 
@@ -20,9 +22,23 @@ BACKBONE_CASES = {  # name: (kwargs, input size, feature width)
 @pytest.mark.parametrize("name", sorted(BACKBONE_CASES))
 def test_backbones_map_images_to_feature_vectors(name):
     kwargs, size, width = BACKBONE_CASES[name]
-    net = build_backbone(name, **kwargs)
+    net = build_backbone(name.split()[0], **kwargs)
     features = net(torch.randn(2, 3, size, size))
     assert features.shape == (2, width) == (2, net.out_features)
+
+
+def test_backbone_registry_is_covered_by_the_cases():
+    assert {name.split()[0] for name in BACKBONE_CASES} == set(BACKBONES)
+
+
+def test_narrow_resnet18_keeps_the_layout_and_refuses_imagenet_weights():
+    full, narrow = build_backbone("resnet18", stem="cifar"), build_backbone("resnet18", stem="cifar", width=0.25)
+    blocks = lambda net: [type(m).__name__ for m in net.modules() if type(m).__name__ == "BasicBlock"]  # noqa: E731
+    assert blocks(full) == blocks(narrow) and len(blocks(narrow)) == 8
+    count = lambda net: sum(p.numel() for p in net.parameters())  # noqa: E731
+    assert 0.04 < count(narrow) / count(full) < 0.08  # about width^2 = 1/16 of the weights
+    with pytest.raises(ValueError, match="width 1 only"):
+        build_backbone("resnet18", width=0.5, weights="imagenet")
 
 
 def test_unknown_names_are_refused_with_the_choices():

@@ -6,7 +6,7 @@ import pytest
 
 from hashlib_tutorial import course
 from hashlib_tutorial.methods import PROFILES, build_method
-from hashlib_tutorial.reproduce import (ABLATION_ROWS, MAIN_ROWS, PAPER_MAP, headline_table, markdown_table,
+from hashlib_tutorial.reproduce import (ABLATION_ROWS, DEMO_MARKERS, MAIN_ROWS, PAPER_MAP, headline_table, markdown_table,
                                         report_tables, reproduce, row_settings, rows_for, write_figures)
 
 
@@ -124,3 +124,6 @@ def test_committed_report_matches_committed_results():
     results = json.loads(results.read_text())
     assert report_tables(results) in Path(ROOT / "REPRODUCTION.md").read_text()
     assert headline_table(results) in Path(ROOT / "README.md").read_text()
+    demo = json.loads((ROOT / "results" / "demo" / "results.json").read_text())
+    readme = Path(ROOT / "README.md").read_text()
+    assert readme.index(DEMO_MARKERS[0]) < readme.index(headline_table(demo)) < readme.index(DEMO_MARKERS[1])
