@@ -171,7 +171,7 @@ class DPFAH(Method):
         # CIFAR stem trains at about 80 img/s here), SimAM on the stem as in the paper, and zeta = 1:
         # from random weights the class branch carries the features.
         **cpu_profiles(dict(
-            CPU_RECIPE, epochs=70, backbone_kwargs={"stem": "cifar", "width": 0.25, "attention_kwargs": {"e_lambda": 1e-4}},
+            CPU_RECIPE, epochs=60, backbone_kwargs={"stem": "cifar", "width": 0.25, "attention_kwargs": {"e_lambda": 1e-4}},
             attention="simam", loss_weights={"eta": 10.0, "zeta": 1.0},
         ), demo_epochs=30),
     }
