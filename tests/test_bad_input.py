@@ -24,6 +24,7 @@ from PIL import Image
 from hashlib_tutorial import engine
 from hashlib_tutorial.__main__ import main
 from hashlib_tutorial.index import HammingIndex
+from hashlib_tutorial.methods import build_method
 from hashlib_tutorial.metrics import mean_average_precision
 
 
@@ -227,8 +228,8 @@ CASES = {
         lambda e: e.train(e.run, "--data-dir", e.tmp, "--resume"), 1, ("cannot resume", "data_dir")),
     "--resume, another seed": Case(lambda e: e.train(e.run, "--seed", "1", "--resume"), 1, ("seed 0 -> 1",)),
     "--resume, another lr and batch size": Case(
-        lambda e: e.train(e.run, "--lr", "0.01", "--batch-size", "4", "--resume"), 1,
-        ("lr 0.001 -> 0.01", "batch_size 8 -> 4")),
+        lambda e: e.train(e.run, "--lr", "0.0123", "--batch-size", "4", "--resume"), 1,
+        (f"lr {build_method('dah', 8).config.lr} -> 0.0123", "batch_size 8 -> 4")),
     "--resume, more epochs": Case(
         lambda e: e.train(e.run, "--epochs", "3", "--resume"), 1, ("epochs 1 -> 3", "cannot change on resume")),
     "--resume, other bits": Case(lambda e: e.train(e.run, "--bits", "16", "--resume"), 1, ("bits [8] -> [16]",)),
