@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import time
-from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 
