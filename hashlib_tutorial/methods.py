@@ -245,8 +245,12 @@ class DAH(Method):
 
     name, paper = "dah", "Li et al., IEEE Access 2020"
     paper_bits = (12, 24, 36, 48)
-    departures = {"one_sided_dissimilar": "dissimilar pairs: max(0, t + sum log(1 - |d|)) instead of "
-                                          "|t + sum log(1 - |d|)|, so pairs beyond t are not pulled back"}
+    departures = {
+        "one_sided_dissimilar": "dissimilar pairs: max(0, t + sum log(1 - |d|)) instead of "
+                                "|t + sum log(1 - |d|)|, so pairs beyond t are not pulled back",
+        "class_from_features": "the softmax classifier reads the backbone's features (a branch beside the "
+                               "hash layer, as in DPFAH) instead of the codes",
+    }
     profiles = {
         "paper": dict(
             protocol="cifar10-2", epochs=100, batch_size=20, optimizer="adam", lr=1e-3, lr_schedule="constant",
@@ -268,7 +272,8 @@ class DAH(Method):
     def build_model(self, num_classes: int) -> nn.Module:
         backbone = self._backbone()
         head = HashHead(backbone.out_features, self.config.bits[0], activation="shrink_sigmoid")
-        return HashingModel(backbone, head, num_classes, classify_from="codes")
+        classify_from = "features" if "class_from_features" in self.config.departures else "codes"
+        return HashingModel(backbone, head, num_classes, classify_from=classify_from)
 
     def loss(self, model, codes, logits, labels, memory=None):
         one_sided = "one_sided_dissimilar" in self.config.departures
