@@ -281,3 +281,27 @@ def test_set_overrides_any_config_field_and_refuses_unknown_ones(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--method", "dpsh", "--bits", "8", "--out", "x", "--set", "widht=1"])
     assert "FIELD one of" in capsys.readouterr().err
+
+
+# What one tiny run gives, recorded before the package was reorganised (issue 11). It protects the
+# promise "same config and seed, same results": building the model (the order of random draws),
+# the loss, the loop, the augmentation and the evaluation must all stay as they were.
+PINNED = {
+    "dpfah": dict(bits=8, overrides={}, mAP=[0.685971], loss=5.38112),
+    "admth": dict(bits=(8, 16), overrides=TINY["admth"], mAP=[0.662174, 0.652177], loss=43.83306),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_a_tiny_run_gives_the_numbers_recorded_before_the_reorganisation(name, tmp_path):
+    pin = PINNED[name]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the sums of a convolution depend on how many threads share them
+    try:
+        report = engine.train(name, pin["bits"], tmp_path / "run", splits=tiny_splits(), progress=False, epochs=2,
+                              batch_size=8, eval_every=1, precision="fp32", **pin["overrides"])
+    finally:
+        torch.set_num_threads(threads)
+    history = json.loads(next((tmp_path / "run").glob("*bits/history.json")).read_text())
+    assert [round(r["mAP"], 6) for r in report["results"].values()] == pytest.approx(pin["mAP"], abs=1e-6)
+    assert history[-1]["loss"] == pytest.approx(pin["loss"], rel=1e-5)
