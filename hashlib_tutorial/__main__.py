@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 def _train(args) -> None:
-    from .engine import train
+    from .training.train import train
 
     names = {"dataset": args.dataset, "protocol": args.protocol, "epochs": args.epochs, "data_dir": args.data_dir,
              "device": args.device, "seed": args.seed, "batch_size": args.batch_size, "lr": args.lr,
@@ -33,7 +33,7 @@ def _train(args) -> None:
 
 
 def _evaluate(args) -> None:
-    from .evaluate import evaluate_run, format_results
+    from .training.evaluate import evaluate_run, format_results
 
     report = evaluate_run(args.run_dir, progress=not args.json)
     print(json.dumps(report, indent=2) if args.json else format_results(report))
@@ -66,7 +66,7 @@ def _benchmark(args) -> None:
 
 
 def _reproduce(args) -> None:
-    from .reproduce import reproduce
+    from .report.reproduce import reproduce
 
     reproduce(args.profile, Path(args.out), methods=args.methods, data_dir=args.data_dir,
               command=_command(args.argv))
@@ -74,7 +74,7 @@ def _reproduce(args) -> None:
 
 def _setting(text: str) -> tuple[str, object]:
     """FIELD=VALUE of ``--set``: VALUE is read as JSON (numbers, true/false, null, lists, objects), else as a string."""
-    from .methods import TrainConfig
+    from .training.config import TrainConfig
 
     field, sep, value = text.partition("=")
     known = sorted(TrainConfig.__dataclass_fields__)
@@ -120,7 +120,7 @@ def _positive_float(text: str) -> float:
 
 
 def _attention(text: str) -> str:
-    from .attention import ATTENTION
+    from .model.attention import ATTENTION
 
     if text != "none" and text not in ATTENTION:
         raise argparse.ArgumentTypeError(f"unknown attention {text!r}; "

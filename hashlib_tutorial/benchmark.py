@@ -12,16 +12,18 @@ Random inputs and codes: only the times matter. Each timing is the best of ``rep
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from .engine import resolve_device
-from .index import HammingIndex, faiss
-from .methods import build_method
-from .metrics import mean_average_precision
+from .report.papers import PAPER_ADMTH_SECONDS
+from .retrieval.index import HammingIndex, faiss
+from .retrieval.metrics import mean_average_precision
+from .training.registry import build_method, method_for
+from .training.runs import resolve_device
 
 def best_time(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
     """The fastest of `repeat` calls of fn, in seconds, and fn's result."""
@@ -65,7 +67,7 @@ def _random_codes(rng: np.random.Generator, n: int, bits: int) -> np.ndarray:
 
 def encode_times(device: torch.device, batch: int, repeat: int) -> dict[str, float]:
     """Microseconds per image to encode a batch, for each model at its quick (and DAH's paper) size."""
-    cases = {"dah (paper width)": ("dah", 12, {"backbone_kwargs": {}}), "dah (quick, 1/4 width)": ("dah", 12, {}),
+    cases = {"dah (paper width)": ("dah", 12, {"backbone_kwargs": {"width": 1.0}}), "dah (quick, 1/4 width)": ("dah", 12, {}),
              "dpfah": ("dpfah", 32, {}), "dpsh": ("dpsh", 32, {}), "admth (4 lengths)": ("admth", (16, 32, 48, 64), {})}
     out = {}
     for label, (name, bits, overrides) in cases.items():
@@ -81,7 +83,7 @@ def encode_times(device: torch.device, batch: int, repeat: int) -> dict[str, flo
 
 def attention_costs(device: torch.device, batch: int, repeat: int) -> dict[str, float]:
     """Time of a training step with attention / without, same backbone (a ratio; 1.0 = free)."""
-    cases = {  # label: (method, overrides with attention, overrides without)
+    cases = {  # label: (method, fields replaced with attention, without; backbone_kwargs replaced whole)
         "SimAM at the stem, ResNet-18 (DPFAH)": ("dpfah", {}, {"attention": None}),
         "SimAM in every block, ResNet-18": ("dpfah", {"backbone_kwargs": {"stem": "imagenet", "placement": "blocks"}},
                                             {"attention": None}),
@@ -94,8 +96,9 @@ def attention_costs(device: torch.device, batch: int, repeat: int) -> dict[str, 
     for label, (name, with_attention, without) in cases.items():
         bits = (16, 32, 48, 64) if name == "admth" else 32
         times = []
-        for overrides in (with_attention, without):
-            method = build_method(name, bits, **overrides)
+        for fields in (with_attention, without):
+            quick = build_method(name, bits).config
+            method = method_for(dataclasses.replace(quick, **fields))
             times.append(_step_time(method, device, batch, repeat))
         out[label] = round(times[0] / times[1], 2)
     return out
@@ -126,8 +129,11 @@ def multi_length_training(device: torch.device, batch: int, steps: int, repeat: 
     lengths = (16, 32, 48, 64)
     together = _step_time(build_method("admth", lengths), device, batch, repeat, steps)
     one_by_one = sum(_step_time(build_method("admth", (k,)), device, batch, repeat, steps) for k in lengths)
+    paper = PAPER_ADMTH_SECONDS
     return {"all four lengths at once (s)": round(together, 2), "four single-length runs (s)": round(one_by_one, 2),
-            "ratio": round(together / one_by_one, 2), "paper ratio (209.6 s / 629.8 s)": round(209.6 / 629.8, 2)}
+            "ratio": round(together / one_by_one, 2),
+            f"paper ratio ({paper['multi-length']} s / {paper['four single-length runs']} s)":
+                round(paper["multi-length"] / paper["four single-length runs"], 2)}
 
 
 def map_times(rng, n_query: int, n_db: int, repeat: int) -> dict[str, float]:

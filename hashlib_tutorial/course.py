@@ -1,6 +1,6 @@
 """What the notebooks share: the profile to run, and trained runs reused across notebooks.
 
-The profile is ``HASHLIB_PROFILE`` when set (one of :data:`methods.PROFILES`), else "demo" on a CPU
+The profile is ``HASHLIB_PROFILE`` when set (one of :data:`training.config.PROFILES`), else "demo" on a CPU
 and "quick" on a GPU. :func:`course_run` returns a trained run directory: a run that ``reproduce``
 wrote with exactly the configuration asked for, when one exists, else a run trained now (once) into
 ``runs/course/``, which later notebooks reuse; so a course after ``make demo`` (the demo profile)
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from .engine import load_data, resolve_device, train
-from .evaluate import check_saved_splits, load_model
-from .methods import PROFILES, TrainConfig, build_method
+from .training.config import PROFILES, TrainConfig
+from .training.registry import build_method
+from .training.train import train
 
 ROOT = Path(__file__).resolve().parent.parent
 _IGNORED = ("bits", "data_dir", "device")  # fields that do not change what a run learns
@@ -34,7 +34,6 @@ def course_profile() -> str:
 
 def course_config(method: str, bits, dataset: str = "cifar10", **overrides) -> TrainConfig:
     """The configuration a notebook asks for: the course profile's, with ``overrides``."""
-    bits = (bits,) if isinstance(bits, int) else tuple(bits)
     return build_method(method, bits, course_profile(), dataset=dataset, **overrides).config
 
 
@@ -65,16 +64,3 @@ def course_run(method: str, bits, dataset: str = "cifar10", **overrides) -> Path
         train(method, config.bits, run_dir, config.profile, resume=True, progress=False, **fields)
     return run_dir
 
-
-def load_run(run_dir: Path, bits: int | None = None):
-    """(method, model, splits) of a trained run directory; ``bits`` picks a sub-run when there are several.
-
-    The splits are rebuilt from the run's config.json and checked against its splits.npz.
-    """
-    config = json.loads((Path(run_dir) / "config.json").read_text())
-    splits = load_data(TrainConfig(**{**config, "bits": tuple(config["bits"])}))
-    check_saved_splits(Path(run_dir), splits)
-    bits = bits or config["bits"][0]
-    sub_run = next(p for p in sorted(Path(run_dir).glob("*bits")) if str(bits) in p.name.removesuffix("bits").split("-"))
-    method, model = load_model(sub_run, splits.num_classes, resolve_device(config["device"]))
-    return method, model, splits

@@ -32,12 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .metrics import as_bits
-
-
-def _numpy(x: Any) -> np.ndarray:
-    """A numpy copy of a numpy array, torch tensor or list."""
-    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+from .retrieval.hamming import as_bits, to_numpy
 
 
 class CodeOutput(nn.Module):
@@ -81,7 +76,7 @@ class CodeSimilarityTarget:
     """
 
     def __init__(self, query_code: Any, center: float = 0.0):
-        code = _numpy(query_code)
+        code = to_numpy(query_code)
         if code.ndim != 1:
             raise ValueError(f"query_code must be one code (K,), got shape {code.shape}; pass one target per image")
         bits = as_bits(code[None, :], "query_code")[0]
@@ -117,7 +112,7 @@ def cam_for(model: nn.Module, images: Tensor, target_layer: nn.Module, query_cod
     """
     from pytorch_grad_cam import GradCAM
 
-    codes = _numpy(query_code)
+    codes = to_numpy(query_code)
     codes = np.broadcast_to(codes, (len(images), codes.shape[-1])) if codes.ndim == 1 else codes
     if len(codes) != len(images):
         raise ValueError(f"got {len(codes)} query codes for {len(images)} images; pass one code or one per image")

@@ -15,24 +15,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import IMAGE_SUFFIXES, NPZ_ERRORS, FileImages, _save_npz_atomic
-from .engine import make_transforms, resolve_device
-from .evaluate import binary_codes, load_model
-from .index import HammingIndex
-from .methods import Method
-from .runs import load_checkpoint, read_config, sub_run_dirs
+from .data.augment import make_transforms
+from .data.datasets import IMAGE_SUFFIXES, FileImages
+from .data.files import NPZ_ERRORS, save_npz
+from .retrieval.index import HammingIndex
+from .training.evaluate import binary_codes
+from .training.methods import Method
+from .training.runs import load_checkpoint, load_model, read_config, resolve_device, sub_run_of
 
 
 def _sub_run(run_dir: Path, bits: int | None) -> tuple[Path, int]:
     """The sub-run of ``run_dir`` that holds ``bits`` (or the only length), and that length."""
-    config = read_config(run_dir)
-    lengths = config["bits"]
-    if bits is None and len(lengths) > 1:
-        raise ValueError(f"{run_dir} has codes of {lengths} bits: choose one with --bits")
-    bits = bits or lengths[0]
-    if bits not in lengths:
-        raise ValueError(f"{run_dir} has no {bits}-bit codes; choose --bits from {lengths}")
-    sub_run = next(path for group, path in sub_run_dirs(run_dir, config["method"], lengths).items() if bits in group)
+    sub_run, bits = sub_run_of(run_dir, bits)
     if not (sub_run / "best.pt").exists():
         raise FileNotFoundError(f"no trained model for {bits} bits in {run_dir} (encode needs a finished run "
                                 "of a deep method)")
@@ -71,7 +65,7 @@ def encode_folder(run_dir: str | Path, images: str | Path, out: str | Path, bits
     if dataset.unreadable:
         warnings.warn(f"skipped {len(dataset.unreadable)} of {len(paths)} images that cannot be read "
                       "(named above); they have no code")
-    _save_npz_atomic(Path(out), codes=codes[readable], paths=np.array([str(paths[i]) for i in readable]),
+    save_npz(Path(out), codes=codes[readable], paths=np.array([str(paths[i]) for i in readable]),
                      run=np.array(str(run_dir.resolve())), bits=np.array(bits))
     return len(readable)
 

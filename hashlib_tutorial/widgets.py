@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .index import HammingIndex
+from .retrieval.index import HammingIndex
 
 
 @dataclass

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hashlib_tutorial.attention import ATTENTION, CBAM, SEBlock, SimAM, build_attention
+from hashlib_tutorial.model.attention import ATTENTION, CBAM, SEBlock, SimAM, build_attention
 
 
 @pytest.mark.parametrize("name", sorted(ATTENTION))

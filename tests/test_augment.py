@@ -5,10 +5,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hashlib_tutorial import engine
-from hashlib_tutorial.augment import BatchAugmenter, cutout, normalise, random_crop, random_flip
-from hashlib_tutorial.data import ArrayImages
-from hashlib_tutorial.evaluate import image_batches
+from hashlib_tutorial.data.augment import (CIFAR_MEAN, CIFAR_STD, BatchAugmenter, cutout, make_transforms, normalise,
+                                           random_crop, random_flip)
+from hashlib_tutorial.data.datasets import ArrayImages
+from hashlib_tutorial.training.evaluate import image_batches
 
 
 def images(n=6, size=8, seed=0):
@@ -57,11 +57,11 @@ def test_batches_are_seeded_cover_the_data_once_and_carry_their_indices():
 
 def test_unaugmented_batches_and_evaluation_batches_equal_the_per_image_transforms():
     data, labels = images(5, 8).permute(0, 2, 3, 1).numpy(), np.arange(5)
-    _, eval_t = engine.make_transforms(16, augment=False)
+    _, eval_t = make_transforms(16, augment=False)
     dataset = ArrayImages(data, labels, eval_t, image_size=16)
     per_image = torch.stack([dataset[i][0] for i in range(5)])
     torch.testing.assert_close(torch.cat(list(image_batches(dataset, batch_size=2))), per_image)
     loader = BatchAugmenter(data, labels, batch_size=5, image_size=16, augment=False)
     torch.testing.assert_close(loader.batch(torch.arange(5)), per_image)
     torch.testing.assert_close(normalise(torch.full((1, 3, 1, 1), 255, dtype=torch.uint8)).flatten(),
-                               (1 - torch.tensor(engine.CIFAR_MEAN)) / torch.tensor(engine.CIFAR_STD))
+                               (1 - torch.tensor(CIFAR_MEAN)) / torch.tensor(CIFAR_STD))

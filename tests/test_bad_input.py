@@ -21,11 +21,11 @@ import pytest
 import torch
 from PIL import Image
 
-from hashlib_tutorial import engine
 from hashlib_tutorial.__main__ import main
-from hashlib_tutorial.index import HammingIndex
-from hashlib_tutorial.methods import build_method
-from hashlib_tutorial.metrics import mean_average_precision
+from hashlib_tutorial.retrieval.index import HammingIndex
+from hashlib_tutorial.retrieval.metrics import mean_average_precision
+from hashlib_tutorial.training import train as train_module
+from hashlib_tutorial.training.registry import build_method
 
 
 def png_header(width: int, height: int) -> bytes:
@@ -261,7 +261,7 @@ CASES = {
     "unknown dataset": Case(lambda e: e.train(e.tmp / "new", "--dataset", "imagenet"), 1, ("unknown dataset",)),
     "no command": Case(lambda e: [], 2, ("required",)),
     "Ctrl-C says how to resume": Case(
-        lambda e: e.monkeypatch.setattr(engine, "train", interrupt) or e.train(e.tmp / "new", "--overwrite"), 130,
+        lambda e: e.monkeypatch.setattr(train_module, "train", interrupt) or e.train(e.tmp / "new", "--overwrite"), 130,
         ("interrupted", "resume with", "--resume"), absent=("--overwrite",)),
     # ------------------------------------------------------------------------------------ data
     "folder without train/ and test/": Case(

@@ -9,8 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from hashlib_tutorial.data import (DEFAULT_DATA_DIR, PROTOCOLS, FileImages, load_cifar10_arrays, load_splits,
-                                   make_mosaics, split_indices)
+from hashlib_tutorial.data.cifar import DEFAULT_DATA_DIR, load_cifar10_arrays
+from hashlib_tutorial.data.datasets import FileImages
+from hashlib_tutorial.data.mosaics import make_mosaics
+from hashlib_tutorial.data.protocols import PROTOCOLS, split_indices
+from hashlib_tutorial.data.splits import load_splits
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 # Labels laid out like CIFAR-10: 5,000 training images per class, then 1,000 test images per class.

@@ -10,15 +10,18 @@ import torch
 import torch.multiprocessing as mp
 from PIL import Image
 
-from hashlib_tutorial import engine
 from hashlib_tutorial.__main__ import main
-from hashlib_tutorial.data import ArrayImages, RetrievalSplits
-from hashlib_tutorial.evaluate import relaxed_codes
-from hashlib_tutorial.methods import METHODS, build_method, method_class
+from hashlib_tutorial.data.augment import make_transforms
+from hashlib_tutorial.data.datasets import ArrayImages
+from hashlib_tutorial.data.splits import RetrievalSplits
+from hashlib_tutorial.training import loop
+from hashlib_tutorial.training.evaluate import relaxed_codes
+from hashlib_tutorial.training.registry import METHODS, build_method, method_class
+from hashlib_tutorial.training.train import train
 
 DEEP = sorted(name for name in METHODS if method_class(name).deep)
 TINY = {"dah": {}, "dpfah": {}, "dpsh": {}, "dsh": {},
-        "admth": {"backbone_kwargs": {"stem": "cifar", "width": 0.25, "placement": "blocks", "hidden": (32, 32), "split_at": 0}}}
+        "admth": {"backbone_kwargs": {"stem": "cifar", "width": 0.25, "placement": "blocks"}, "branches": {"hidden": (32, 32)}}}
 
 
 def tiny_images(n: int, classes: int = 3, size: int = 32, seed: int = 0):
@@ -31,7 +34,7 @@ def tiny_images(n: int, classes: int = 3, size: int = 32, seed: int = 0):
 
 
 def tiny_splits(image_size: int = 32, n: int = 48) -> RetrievalSplits:
-    train_t, eval_t = engine.make_transforms(image_size, augment=True)
+    train_t, eval_t = make_transforms(image_size, augment=True)
     images, labels = tiny_images(n)
     part = lambda sl, t: ArrayImages(images[sl], labels[sl], t, image_size)  # noqa: E731
     train = part(slice(0, 32), train_t)
@@ -106,7 +109,7 @@ def test_lsh_is_seeded_and_itq_lowers_its_quantisation_loss():
 
 
 def _train_tiny(out, resume=False, epochs=3, bits=8, **kw):
-    return engine.train("dpsh", bits, out, splits=tiny_splits(), progress=False, resume=resume, epochs=epochs,
+    return train("dpsh", bits, out, splits=tiny_splits(), progress=False, resume=resume, epochs=epochs,
                         batch_size=8, eval_every=2, **kw)
 
 
@@ -125,7 +128,7 @@ def test_train_writes_a_run_directory_with_metrics_and_provenance(tmp_path):
 
 def test_resume_after_an_interruption_gives_the_same_model(tmp_path, monkeypatch):
     _train_tiny(tmp_path / "straight")
-    real_save_json, calls = engine.save_json, []
+    real_save_json, calls = loop.save_json, []
 
     def interrupt_after_first_epoch(path, obj):
         real_save_json(path, obj)
@@ -133,10 +136,10 @@ def test_resume_after_an_interruption_gives_the_same_model(tmp_path, monkeypatch
             calls.append(path)
             raise KeyboardInterrupt  # Ctrl-C after epoch 1's checkpoint
 
-    monkeypatch.setattr(engine, "save_json", interrupt_after_first_epoch)
+    monkeypatch.setattr(loop, "save_json", interrupt_after_first_epoch)
     with pytest.raises(KeyboardInterrupt):
         _train_tiny(tmp_path / "interrupted")
-    monkeypatch.setattr(engine, "save_json", real_save_json)
+    monkeypatch.setattr(loop, "save_json", real_save_json)
     assert json.loads((tmp_path / "interrupted/8bits/history.json").read_text())[-1]["epoch"] == 1
     _train_tiny(tmp_path / "interrupted", resume=True)
     a = torch.load(tmp_path / "straight/8bits/checkpoint.pt", weights_only=True)["model"]
@@ -156,7 +159,7 @@ def _ddp_worker(rank, world, port, out):
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     method = build_method("dpsh", 8, epochs=2, batch_size=8, eval_every=1, device="cpu")
-    engine.train_model(method, tiny_splits(), out, progress=False)
+    loop.train_model(method, tiny_splits(), out, progress=False)
     torch.distributed.destroy_process_group()
 
 
@@ -234,25 +237,25 @@ def test_a_non_finite_loss_stops_training_at_once_naming_the_step_and_the_parts(
         return (total * float("nan"), {**parts, "likelihood": float("nan")}) if len(calls) == 3 else (total, parts)
 
     method.loss = nan_at_the_third_step
-    with pytest.raises(engine.NonFiniteLossError, match=r"epoch 1, step 3 .*likelihood=nan"):
-        engine.train_model(method, tiny_splits(), tmp_path / "run", progress=False)
+    with pytest.raises(loop.NonFiniteLossError, match=r"epoch 1, step 3 .*likelihood=nan"):
+        loop.train_model(method, tiny_splits(), tmp_path / "run", progress=False)
     assert len(calls) == 3 and not (tmp_path / "run" / "checkpoint.pt").exists()
 
 
 def test_learning_rate_schedules():
-    warm = [engine.lr_factor("warmup_linear", s, 10, 0.2) for s in range(11)]
+    warm = [loop.lr_factor("warmup_linear", s, 10, 0.2) for s in range(11)]
     assert warm[0] == 0 and warm[2] == pytest.approx(1) and warm[6] == pytest.approx(0.5) and warm[10] == 0
-    assert engine.lr_factor("cosine", 5, 10) == pytest.approx(0.5) and engine.lr_factor("constant", 7, 10) == 1
+    assert loop.lr_factor("cosine", 5, 10) == pytest.approx(0.5) and loop.lr_factor("constant", 7, 10) == 1
     with pytest.raises(ValueError, match="warmup_linear"):
-        engine.lr_factor("step", 0, 10)
+        loop.lr_factor("step", 0, 10)
 
 
 def test_no_weight_decay_on_biases_and_normalisation_scales():
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
-    decayed, free = engine.parameter_groups(model, 5e-4, decay_norm_and_bias=False)
+    decayed, free = loop.parameter_groups(model, 5e-4, decay_norm_and_bias=False)
     assert [p.ndim for p in decayed["params"]] == [4] and decayed["weight_decay"] == 5e-4
     assert len(free["params"]) == 3 and free["weight_decay"] == 0
-    assert len(engine.parameter_groups(model, 5e-4, decay_norm_and_bias=True)) == 1
+    assert len(loop.parameter_groups(model, 5e-4, decay_norm_and_bias=True)) == 1
 
 
 @pytest.mark.parametrize("name", DEEP)
@@ -262,7 +265,7 @@ def test_each_method_learns_with_its_quick_recipe_and_its_codes_do_not_collapse(
     method = build_method(name, bits, epochs=8, batch_size=8, eval_every=8, **TINY[name])
     if method.config.image_size != 32:
         pytest.skip("the tiny splits are 32 px")
-    model, state = engine.train_model(method, tiny_splits(), tmp_path / "run", progress=False)
+    model, state = loop.train_model(method, tiny_splits(), tmp_path / "run", progress=False)
     history = state["history"]
     assert all(np.isfinite(h["loss"]) for h in history)
     assert np.mean([h["loss"] for h in history[-2:]]) < np.mean([h["loss"] for h in history[:2]])
@@ -298,7 +301,7 @@ def test_a_tiny_run_gives_the_numbers_recorded_before_the_reorganisation(name, t
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the sums of a convolution depend on how many threads share them
     try:
-        report = engine.train(name, pin["bits"], tmp_path / "run", splits=tiny_splits(), progress=False, epochs=2,
+        report = train(name, pin["bits"], tmp_path / "run", splits=tiny_splits(), progress=False, epochs=2,
                               batch_size=8, eval_every=1, precision="fp32", **pin["overrides"])
     finally:
         torch.set_num_threads(threads)

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from hashlib_tutorial.gradcam import CodeOutput, CodeSimilarityTarget, cam_for
-from hashlib_tutorial.heads import HashHead
-from hashlib_tutorial.models import HashingModel
+from hashlib_tutorial.model.heads import HashHead
+from hashlib_tutorial.model.network import HashingModel
 
 
 class TinyBackbone(nn.Module):

@@ -1,4 +1,4 @@
-"""Tests of hashlib_tutorial.index.HammingIndex against a brute-force ranking."""
+"""Tests of hashlib_tutorial.retrieval.index.HammingIndex against a brute-force ranking."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from hashlib_tutorial import index as index_module
-from hashlib_tutorial.index import HammingIndex, _popcount, faiss
+from hashlib_tutorial.retrieval import hamming
+from hashlib_tutorial.retrieval.index import HammingIndex, _popcount, faiss
 
 BACKENDS = ["numpy"] + (["faiss"] if faiss is not None else [])
 needs_faiss = pytest.mark.skipif(faiss is None, reason="faiss is not installed")
@@ -43,7 +43,7 @@ def test_numpy_search_does_not_depend_on_the_chunk_size(monkeypatch):
     index.add(db)
     one_chunk = index.search(queries, 30)
     # 2 queries per chunk, the last chunk holding 1
-    monkeypatch.setattr(index_module, "_CHUNK_PAIRS", 200)
+    monkeypatch.setattr(hamming, "CHUNK_PAIRS", 200)
     for a, b in zip(one_chunk, index.search(queries, 30)):
         np.testing.assert_array_equal(a, b)
 

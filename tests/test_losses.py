@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from hashlib_tutorial.losses import (
+from hashlib_tutorial.model.losses import (
     CodeMemory,
     admth_consistency,
     class_loss,

@@ -1,4 +1,4 @@
-"""Tests of hashlib_tutorial.metrics against definitions written as plain Python loops."""
+"""Tests of hashlib_tutorial.retrieval (hamming, metrics) against definitions written as plain Python loops."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from hashlib_tutorial import metrics
-from hashlib_tutorial.metrics import (
+from hashlib_tutorial.retrieval import hamming
+from hashlib_tutorial.retrieval.hamming import hamming_distance
+from hashlib_tutorial.retrieval.metrics import (
     bit_balance,
-    hamming_distance,
     mean_average_precision,
     precision_at_n,
     precision_recall_curve,
@@ -155,7 +155,7 @@ def test_metrics_do_not_depend_on_the_chunk_size(monkeypatch):
 
     one_chunk = all_metrics()
     # 2 queries per chunk, the last chunk holding 1
-    monkeypatch.setattr(metrics, "_CHUNK_PAIRS", 2 * len(d))
+    monkeypatch.setattr(hamming, "CHUNK_PAIRS", 2 * len(d))
     for a, b in zip(one_chunk, all_metrics()):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
 

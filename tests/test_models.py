@@ -5,10 +5,10 @@ import torch
 import torchvision
 from torch import nn
 
-from hashlib_tutorial.attention import CBAM, SimAM
-from hashlib_tutorial.backbones import BACKBONES, AlexNetTrunk, DAHResNet30, ResNet18, build_backbone
-from hashlib_tutorial.heads import HashHead, MultiLengthHead, ShrinkSigmoid
-from hashlib_tutorial.models import HashingModel
+from hashlib_tutorial.model.attention import CBAM, SimAM
+from hashlib_tutorial.model.backbones import BACKBONES, AlexNetTrunk, DAHResNet30, ResNet18, build_backbone
+from hashlib_tutorial.model.heads import HashHead, MultiLengthHead, ShrinkSigmoid
+from hashlib_tutorial.model.network import HashingModel
 
 BACKBONE_CASES = {  # name: (kwargs, input size, feature width)
     "resnet18": ({"attention": "simam"}, 32, 512),

@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
 from hashlib_tutorial import plotting  # noqa: E402
-from hashlib_tutorial.metrics import precision_recall_curve  # noqa: E402
+from hashlib_tutorial.retrieval.metrics import precision_recall_curve  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

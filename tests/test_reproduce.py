@@ -5,9 +5,13 @@ import json
 import pytest
 
 from hashlib_tutorial import course
-from hashlib_tutorial.methods import PROFILES, build_method
-from hashlib_tutorial.reproduce import (ABLATION_ROWS, DEMO_MARKERS, MAIN_ROWS, PAPER_MAP, headline_table, markdown_table,
-                                        report_tables, reproduce, row_settings, rows_for, write_figures)
+from hashlib_tutorial.report.papers import PAPER_MAP
+from hashlib_tutorial.report.reproduce import ROOT, reproduce, write_figures
+from hashlib_tutorial.report.rows import ABLATION_ROWS, MAIN_ROWS, row_settings, rows_for
+from hashlib_tutorial.report.tables import (BEGIN, DEMO_MARKERS, END, fill_report, headline_table, markdown_table,
+                                            report_tables)
+from hashlib_tutorial.training.config import PROFILES
+from hashlib_tutorial.training.registry import build_method
 
 
 def fake_report(method, bits, value, seconds=10.0):
@@ -99,8 +103,6 @@ def test_course_reuses_a_run_only_when_its_configuration_matches(tmp_path, monke
 
 
 def test_fill_report_replaces_only_the_generated_block(tmp_path):
-    from hashlib_tutorial.reproduce import BEGIN, END, fill_report
-
     report = tmp_path / "REPRODUCTION.md"
     report.write_text(f"# Report\n\nprose before\n\n{BEGIN}\nold tables\n{END}\n\nprose after\n")
     results = fake_results({"dpfah": fake_report("dpfah", (32,), 0.5)})
@@ -115,8 +117,6 @@ def test_fill_report_replaces_only_the_generated_block(tmp_path):
 
 def test_committed_report_matches_committed_results():
     from pathlib import Path
-
-    from hashlib_tutorial.reproduce import ROOT
 
     results = ROOT / "results" / "cpu" / "results.json"
     if not results.exists():

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,10 +17,12 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
-from . import metrics
-from .data import ArrayImages, RetrievalSplits
-from .methods import Method, TrainConfig, build_method
-from .runs import check_saved_splits, load_checkpoint, read_config, sub_run_dirs
+from ..data.datasets import ArrayImages
+from ..data.splits import RetrievalSplits, load_data
+from ..retrieval import metrics
+from .methods import Method
+from .registry import method_for
+from .runs import check_saved_splits, load_model, resolve_device, run_config, sub_runs
 
 PRECISION_AT = (1, 10, 50, 100, 200, 500, 1000)
 
@@ -56,7 +59,7 @@ def binary_codes(method: Method, model: nn.Module, dataset: Dataset, device: tor
                  progress: bool = False, desc: str = "encode") -> dict[int, np.ndarray]:
     """{K: {-1, +1} codes (n, K)} for every code length the method learns."""
     u = torch.from_numpy(relaxed_codes(model, dataset, device, progress=progress, desc=desc))
-    return {k: method.binarize(v).numpy() for k, v in method.codes_by_length(model, u).items()}
+    return {k: method.binarize(v).numpy() for k, v in method.codes_by_length(u).items()}
 
 
 def retrieval_metrics(query_codes: np.ndarray, db_codes: np.ndarray, query_labels: np.ndarray,
@@ -83,26 +86,6 @@ def default_topk(dataset: str) -> int | None:
     return 5000 if dataset == "list" else None
 
 
-
-def load_model(run_dir: Path, num_classes: int, device: torch.device | None = None) -> tuple[Method, nn.Module]:
-    """The method and best model of a trained sub-run directory (``best.pt`` and its config)."""
-    path = Path(run_dir) / "best.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"no best.pt in {run_dir}: train it first (python -m hashlib_tutorial train ...; "
-                                "--resume finishes an interrupted run)")
-    saved = load_checkpoint(path)
-    cfg = saved["config"]
-    fields = {k: v for k, v in cfg.items() if k not in ("method", "bits", "profile")}
-    method = build_method(cfg["method"], tuple(cfg["bits"]), cfg["profile"], **fields)
-    model = method.build_model(num_classes)
-    try:
-        model.load_state_dict(saved["model"])
-    except RuntimeError as error:
-        raise ValueError(f"{path} does not fit the model its config describes ({error}); was it written by "
-                         "another version of hashlib_tutorial?") from error
-    return method, model.to(device or "cpu").eval()
-
-
 def _pixels(dataset: Dataset) -> np.ndarray:
     """Flattened normalised pixels of every image, (n, 3 S S)."""
     loader = DataLoader(dataset, batch_size=512, shuffle=False)
@@ -122,10 +105,9 @@ def feature_extractor(method: Method, num_classes: int, device) -> Callable[[Dat
     source = method.config.input_features
     if source == "pixels":
         return _pixels
-    sub_runs = sorted(p.parent for p in Path(source).glob("*/best.pt"))
-    if not sub_runs:
+    if not (Path(source) / "config.json").is_file():
         raise FileNotFoundError(f"input_features={source!r} is neither 'pixels' nor a trained run directory")
-    _, model = load_model(sub_runs[0], num_classes, device)
+    _, model = load_model(next(iter(sub_runs(source).values())), num_classes, device)  # its first code length
     return lambda dataset: backbone_features(model, dataset, device)
 
 
@@ -158,17 +140,13 @@ def evaluate_run(run_dir: str | Path, progress: bool = True) -> dict:
 
     Only the sub-runs that config.json names are read: a leftover <K>bits/ folder is ignored.
     """
-    from .engine import load_data, resolve_device
-
-    run_dir = Path(run_dir)
-    saved_config = read_config(run_dir)
-    config = TrainConfig(**{**saved_config, "bits": tuple(saved_config["bits"])})
+    config = run_config(run_dir)
     splits = load_data(config)
-    check_saved_splits(run_dir, splits)
+    check_saved_splits(Path(run_dir), splits)
     device = resolve_device(config.device)
-    results, fields = {}, {k: v for k, v in saved_config.items() if k not in ("method", "bits", "profile")}
-    for group, sub_run in sub_run_dirs(run_dir, config.method, config.bits).items():
-        method, model = build_method(config.method, group, config.profile, **fields), None
+    results = {}
+    for group, sub_run in sub_runs(run_dir).items():
+        method, model = method_for(dataclasses.replace(config, bits=group)), None
         if method.deep:
             method, model = load_model(sub_run, splits.num_classes, device)
         else:  # non-deep: refit on the same training images (seeded, deterministic)

@@ -11,7 +11,7 @@ training recipes do it:
     resize:  to the model's input size (ADMTH's trunk needs at least 63 px), bilinear, as uint8
     scale:   x = (x / 255 - mean) / std, per channel (CIFAR-10 statistics)
 
-Resizing and scaling match the evaluation transform of :func:`engine.make_transforms` exactly.
+Resizing and scaling match the evaluation transform of :func:`make_transforms` exactly.
 
 The same seed gives the same batches, so an interrupted run resumes exactly.
 """
@@ -24,9 +24,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+
+
+def make_transforms(image_size: int, augment: bool) -> tuple[v2.Compose, v2.Compose]:
+    """(train, eval) per-image transforms on uint8 (3, S, S) images: optional crop + flip, then normalise."""
+    normalise = [v2.ToDtype(torch.float32, scale=True), v2.Normalize(CIFAR_MEAN, CIFAR_STD)]
+    augmentation = [v2.RandomCrop(image_size, padding=image_size // 8), v2.RandomHorizontalFlip()] if augment else []
+    return v2.Compose(augmentation + normalise), v2.Compose(normalise)
 
 
 def normalise(images: Tensor) -> Tensor:

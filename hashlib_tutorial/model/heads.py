@@ -33,9 +33,21 @@ def _activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
-def _check_bits(bits: int) -> None:
-    if not isinstance(bits, int) or bits <= 0:
-        raise ValueError(f"bits must be a positive integer, got {bits!r}")
+def code_lengths(bits: int | Sequence[int], increasing: bool = False) -> tuple[int, ...]:
+    """One code length or several as a tuple, checked once for every caller (heads, methods, runs).
+
+    Args:
+        bits: K, or (L_1, L_2, ...).
+        increasing: also require distinct, increasing lengths (one model learning several, ADMTH).
+    Raises:
+        ValueError: a length is not a positive integer, or (``increasing``) the lengths are not increasing.
+    """
+    lengths = (bits,) if isinstance(bits, int) else tuple(bits)
+    if not lengths or any(not isinstance(b, int) or isinstance(b, bool) or b <= 0 for b in lengths):
+        raise ValueError(f"bits must be positive integers, got {bits!r}")
+    if increasing and list(lengths) != sorted(set(lengths)):
+        raise ValueError(f"bits must be distinct and increasing, got {list(lengths)}")
+    return lengths
 
 
 class HashHead(nn.Module):
@@ -50,8 +62,7 @@ class HashHead(nn.Module):
 
     def __init__(self, in_features: int, bits: int, activation: str = "tanh"):
         super().__init__()
-        _check_bits(bits)
-        self.bits = bits
+        (self.bits,) = code_lengths(bits)
         self.fc = nn.Linear(in_features, bits)
         self.activation = _activation(activation)
 
@@ -95,13 +106,9 @@ class MultiLengthHead(nn.Module):
 
     def __init__(self, in_features: int, bits: Sequence[int], hidden: Sequence[int] = (4096, 4096), split_at: int = 0):
         super().__init__()
-        for b in bits:
-            _check_bits(b)
-        if list(bits) != sorted(set(bits)):
-            raise ValueError(f"bits must be distinct and increasing, got {list(bits)}")
+        self.bits = code_lengths(bits, increasing=True)
         if not 0 <= split_at <= len(hidden):
             raise ValueError(f"split_at must be in 0..{len(hidden)}, got {split_at}")
-        self.bits = tuple(bits)
         widths = [in_features, *hidden]
         self.shared = _mlp(widths[: split_at + 1])
         self.branches = nn.ModuleList(

@@ -9,15 +9,13 @@ from __future__ import annotations
 import numpy as np
 from sklearn.decomposition import PCA
 
-from .methods import Method, register
+from .methods import Method
 
 
 class FeatureHashing(Method):
     """A hashing method on fixed feature vectors: ``fit(train_features)`` then ``encode(features)``."""
 
     deep = False
-    profiles = {"paper": {"augment": False, "protocol": "cifar10"}, "cpu": {"augment": False, "protocol": "cifar10"},
-                "quick": {"augment": False}, "demo": {"augment": False}}
 
     def fit(self, features: np.ndarray) -> "FeatureHashing":
         raise NotImplementedError
@@ -31,7 +29,6 @@ class FeatureHashing(Method):
             raise ValueError(f"{self.name} needs features (n, D) with D >= bits = {bits}, got {features.shape}")
 
 
-@register
 class LSH(FeatureHashing):
     r"""Sign random projections (Charikar 2002): b = sign(W^T (x - mean)), W ~ N(0, I), seeded."""
 
@@ -48,7 +45,6 @@ class LSH(FeatureHashing):
         return np.where((features - self.mean) @ self.projection >= 0, 1, -1).astype(np.int8)
 
 
-@register
 class ITQ(FeatureHashing):
     r"""Iterative quantisation (Gong and Lazebnik, CVPR 2011): PCA to K dimensions, then a rotation R.
 

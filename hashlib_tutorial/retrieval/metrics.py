@@ -1,195 +1,26 @@
-r"""Retrieval metrics for binary hash codes: Hamming distance, mAP, PR curve, P@N, precision within a
-Hamming radius and bit balance.
+r"""Retrieval metrics for binary hash codes: mAP, PR curve, P@N, precision within a Hamming radius and
+bit balance.
 
-Conventions (the same in every function):
+Codes and labels follow the conventions of :mod:`hamming`. A query with no relevant item scores 0 and
+still counts in the mean (most of the field's code does this; one official release leaves such
+queries out instead).
 
-* codes are {-1, +1} or {0, 1} (one convention per array), numpy arrays or torch tensors of any
-  dtype, shape (n, K); +1 and 1 are the "one" bit.
-* labels are class indices (n,) or multi-hot (n, C); a database item is relevant to a query when
-  they share at least one label (for class indices: the same class).
-* a query with no relevant item scores 0 and still counts in the mean (most of the field's code does
-  this; one official release leaves such queries out instead).
-
-Every metric reuses one core: exact Hamming distances for a chunk of queries (a float32 matrix
-product of +/-1 codes), the relevance matrix of that chunk, and either a stable ranking (a radix sort
-of small unsigned distances) or per-distance counts. No Python loop runs over database items.
+Every metric reuses one core (:mod:`hamming`): exact Hamming distances for a chunk of queries, the
+relevance matrix of that chunk; then either a stable ranking (a radix sort of small unsigned
+distances) or per-distance counts. No Python loop runs over database items.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-# Query-database pairs per chunk (queries per chunk = this // database size). About 2M pairs keeps
-# the distance, relevance and order matrices (14 bytes a pair) in a few tens of MB and was the fastest
-# setting measured on a 2-core CPU: much larger chunks pay for page faults on fresh memory.
-_CHUNK_PAIRS = 2**21
+from .hamming import as_bits, check_count, chunks, prepare
 
 TIES = ("stable", "average")
-
-
-# --------------------------------------------------------------------------------------------------
-# Validation and conversion
-# --------------------------------------------------------------------------------------------------
-
-
-def _to_numpy(x: Any) -> np.ndarray:
-    """A numpy view of a numpy array, torch tensor (any device, any dtype) or nested list."""
-    if hasattr(x, "detach"):
-        # a torch tensor: bfloat16 has no numpy dtype, so widen it first
-        x = x.detach().cpu()
-        try:
-            return x.numpy()
-        except TypeError:
-            return x.float().numpy()
-    return np.asarray(x)
-
-
-def as_bits(codes: Any, name: str = "codes") -> np.ndarray:
-    """Validate binary codes and return them as bits (True for +1 or 1).
-
-    Args:
-        codes: {-1, +1} or {0, 1} codes, a numpy array or torch tensor of any dtype.
-        name: the argument's name, used in error messages.
-    Returns:
-        bool array, True where the code is +1 (or 1).
-    Shape:
-        (n, K) -> (n, K)
-    Raises:
-        ValueError: codes are not numbers, are not 2-D, are empty, hold values other than {-1, +1} or
-            {0, 1}, or mix the two conventions.
-    """
-    array = _to_numpy(codes)
-    if array.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be numbers, {{-1, +1}} or {{0, 1}}; got dtype {array.dtype}; "
-                         "convert them first, e.g. np.asarray(codes, dtype=np.int8)")
-    if array.ndim != 2:
-        raise ValueError(f"{name} must have shape (n, K); got shape {array.shape}; "
-                         "reshape a single code with codes[None, :]")
-    if array.size == 0:
-        raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one code of at least one bit")
-    is_one = array == 1
-    if (is_one | (array == -1)).all() or (is_one | (array == 0)).all():
-        return is_one
-    found = np.unique(array)
-    bad = found[~np.isin(found, (-1, 0, 1))]
-    if len(bad) == 0:
-        # only -1, 0 and 1, but both -1 and 0 occur
-        raise ValueError(f"{name} mixes the {{-1, +1}} and {{0, 1}} conventions (found {found.tolist()}); "
-                         "use one convention per array, e.g. (codes > 0) for {0, 1}")
-    shown = ", ".join(f"{v:.4g}" for v in bad[:5].tolist()) + (", ..." if len(bad) > 5 else "")
-    raise ValueError(f"{name} must contain only {{-1, +1}} or only {{0, 1}}; found values [{shown}]; "
-                     "binarise with codes.sign() or (codes > 0)")
-
-
-def _pm1(bits: np.ndarray) -> np.ndarray:
-    """Bits (n, K) as float32 +/-1 codes, ready for the inner product."""
-    return np.where(bits, np.float32(1), np.float32(-1))
-
-
-def _as_labels(labels: Any, n: int, name: str, codes_name: str) -> np.ndarray:
-    """Validate labels: class indices (n,) become int64, multi-hot (n, C) becomes float32 0/1."""
-    array = _to_numpy(labels)
-    if array.ndim not in (1, 2):
-        raise ValueError(f"{name} must be class indices (n,) or multi-hot (n, C); got shape {array.shape}")
-    if len(array) != n:
-        raise ValueError(f"{name} has {len(array)} rows but {codes_name} has {n} codes; pass one label per code")
-    if array.ndim == 1:
-        integral = array.dtype.kind in "biu" or (
-            array.dtype.kind == "f" and np.isfinite(array).all() and (array == np.round(array)).all())
-        if not integral:
-            raise ValueError(f"{name} of shape (n,) must hold integer class indices; "
-                             "for multi-hot labels pass shape (n, C)")
-        return array.astype(np.int64)
-    if array.shape[1] == 0:
-        raise ValueError(f"{name} has shape {array.shape}: no label columns; pass multi-hot labels (n, C) with C >= 1")
-    if array.dtype.kind not in "biuf" or not ((array == 0) | (array == 1)).all():
-        raise ValueError(f"multi-hot {name} (n, C) must contain only 0 and 1; "
-                         "for class indices pass shape (n,)")
-    return array.astype(np.float32)
-
-
-@dataclass(frozen=True)
-class _Retrieval:
-    """Validated inputs of a retrieval evaluation: +/-1 codes and labels of queries and database."""
-
-    query: np.ndarray  # (nq, K) float32 +/-1
-    db: np.ndarray  # (n, K) float32 +/-1
-    query_labels: np.ndarray  # (nq,) int64 or (nq, C) float32
-    db_labels: np.ndarray  # (n,) int64 or (n, C) float32
-
-    @property
-    def bits(self) -> int:
-        return self.query.shape[1]
-
-
-def _prepare(query_codes: Any, db_codes: Any, query_labels: Any, db_labels: Any) -> _Retrieval:
-    """Validate and convert the four inputs every retrieval metric takes."""
-    query, db = as_bits(query_codes, "query_codes"), as_bits(db_codes, "db_codes")
-    if query.shape[1] != db.shape[1]:
-        raise ValueError(f"query_codes have K={query.shape[1]} bits but db_codes have K={db.shape[1]}; "
-                         "encode queries and database with the same model")
-    q_labels = _as_labels(query_labels, len(query), "query_labels", "query_codes")
-    d_labels = _as_labels(db_labels, len(db), "db_labels", "db_codes")
-    if q_labels.ndim != d_labels.ndim:
-        raise ValueError(f"query_labels have shape {q_labels.shape} but db_labels have shape {d_labels.shape}; "
-                         "pass both as class indices (n,) or both as multi-hot (n, C)")
-    if q_labels.ndim == 2 and q_labels.shape[1] != d_labels.shape[1]:
-        raise ValueError(f"query_labels have C={q_labels.shape[1]} label columns but db_labels have "
-                         f"C={d_labels.shape[1]}; pass multi-hot labels over the same classes")
-    return _Retrieval(_pm1(query), _pm1(db), q_labels, d_labels)
-
-
-def _check_count(value: Any, name: str) -> int:
-    """A positive Python int, or a ValueError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-    return int(value)
-
-
-# --------------------------------------------------------------------------------------------------
-# The shared core: distances, relevance, ranking, per-distance counts
-# --------------------------------------------------------------------------------------------------
-
-
-def _distance_dtype(bits: int) -> type:
-    """The smallest unsigned type holding 0..K: numpy's stable sort on (u)int8/16 is a radix sort."""
-    return np.uint8 if bits <= 255 else np.uint16 if bits <= 65535 else np.uint32
-
-
-def _hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    r"""Exact Hamming distances between +/-1 float32 codes, as small unsigned ints.
-
-        <a, b> = (#agreeing bits) - (#differing bits) = K - 2 d(a, b)   =>   d(a, b) = (K - <a, b>) / 2
-
-    Every partial sum of the float32 product is an integer of magnitude <= K, so it is exact for
-    K < 2**24 whatever order BLAS adds in, and (K - <a, b>) / 2 is an exact integer.
-
-    Shape:
-        (na, K), (nb, K) -> (na, nb)
-    """
-    bits = a.shape[1]
-    inner = a @ b.T  # <a_i, b_j>: (na, nb)
-    return ((bits - inner) * 0.5).astype(_distance_dtype(bits))
-
-
-def _relevance(query_labels: np.ndarray, db_labels: np.ndarray) -> np.ndarray:
-    """relevant_ij = query i and item j share a label. Shape: (nq,), (n,) or (nq, C), (n, C) -> (nq, n)."""
-    if query_labels.ndim == 1:
-        return query_labels[:, None] == db_labels[None, :]
-    # number of shared labels, exact in float32: (nq, n)
-    return query_labels @ db_labels.T > 0
-
-
-def _chunks(data: _Retrieval) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Distances (c, n) and relevance (c, n) for successive chunks of c queries (bounds the memory)."""
-    step = max(1, _CHUNK_PAIRS // len(data.db))
-    for start in range(0, len(data.query), step):
-        rows = slice(start, start + step)
-        yield _hamming(data.query[rows], data.db), _relevance(data.query_labels[rows], data.db_labels)
 
 
 def _ranked_relevance(dist: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
@@ -324,30 +155,6 @@ def _tie_aware_average_precision(n: np.ndarray, r: np.ndarray, k: int, harmonic:
 # --------------------------------------------------------------------------------------------------
 
 
-def hamming_distance(a: Any, b: Any) -> np.ndarray:
-    r"""Number of differing bits between every code of `a` and every code of `b`.
-
-    Computed through the inner product of +/-1 codes (a {0, 1} code c maps to 2c - 1):
-
-        d(a, b) = (K - <a, b>) / 2
-
-    exact for any K below 2**24 (a float32 product of +/-1 entries only ever adds integers).
-
-    Args:
-        a: {-1, +1} or {0, 1} codes, numpy or torch.
-        b: codes of the same length K.
-    Returns:
-        int64 distances in 0..K.
-    Shape:
-        (na, K), (nb, K) -> (na, nb)
-    """
-    a_bits, b_bits = as_bits(a, "a"), as_bits(b, "b")
-    if a_bits.shape[1] != b_bits.shape[1]:
-        raise ValueError(f"a has K={a_bits.shape[1]} bits but b has K={b_bits.shape[1]}; "
-                         "compare codes of the same length")
-    return _hamming(_pm1(a_bits), _pm1(b_bits)).astype(np.int64)
-
-
 def mean_average_precision(query_codes: Any, db_codes: Any, query_labels: Any, db_labels: Any,
                            topk: int | None = None, ties: str = "stable") -> float:
     r"""mAP@k: mean over queries of the average precision of the top k items ranked by Hamming distance.
@@ -390,16 +197,16 @@ def mean_average_precision(query_codes: Any, db_codes: Any, query_labels: Any, d
     Returns:
         mAP as a float in [0, 1].
     """
-    data = _prepare(query_codes, db_codes, query_labels, db_labels)
+    data = prepare(query_codes, db_codes, query_labels, db_labels)
     n_db = len(data.db)
-    k = n_db if topk is None else min(_check_count(topk, "topk (None for all items)"), n_db)
+    k = n_db if topk is None else min(check_count(topk, "topk (None for all items)"), n_db)
     if ties not in TIES:
         raise ValueError(f"unknown ties={ties!r}; choose one of {list(TIES)}")
     if ties == "average":
         # H_i = sum_{j=1..i} 1/j for i = 0..n: the sums over p of the closed form
         harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, n_db + 1))])
     total = 0.0
-    for dist, relevant in _chunks(data):
+    for dist, relevant in chunks(data):
         if ties == "stable":
             total += _average_precision(_ranked_relevance(dist, relevant, k)).sum()
         else:
@@ -430,9 +237,9 @@ def precision_recall_curve(query_codes: Any, db_codes: Any, query_labels: Any,
     Shape:
         precision: (K + 1,); recall: (K + 1,)
     """
-    data = _prepare(query_codes, db_codes, query_labels, db_labels)
+    data = prepare(query_codes, db_codes, query_labels, db_labels)
     precision, recall = np.zeros(data.bits + 1), np.zeros(data.bits + 1)
-    for dist, relevant in _chunks(data):
+    for dist, relevant in chunks(data):
         n, r = _distance_counts(dist, relevant, data.bits)
         # items and relevant items within radius 0..K: (c, K + 1)
         retrieved, hits = np.cumsum(n, axis=1), np.cumsum(r, axis=1)
@@ -459,15 +266,15 @@ def precision_at_n(query_codes: Any, db_codes: Any, query_labels: Any, db_labels
     Shape:
         (len(n_values),), or (1,) for a single N.
     """
-    data = _prepare(query_codes, db_codes, query_labels, db_labels)
+    data = prepare(query_codes, db_codes, query_labels, db_labels)
     n_db = len(data.db)
-    ns = np.array([_check_count(n, "each N in n_values") for n in np.atleast_1d(n_values).tolist()], dtype=np.int64)
+    ns = np.array([check_count(n, "each N in n_values") for n in np.atleast_1d(n_values).tolist()], dtype=np.int64)
     if len(ns) == 0:
         raise ValueError("n_values is empty; pass at least one N, e.g. [100, 500, 1000]")
     if ns.max() > n_db:
         raise ValueError(f"N={ns.max()} is larger than the database ({n_db} items); pass N <= {n_db}")
     total = np.zeros(len(ns))
-    for dist, relevant in _chunks(data):
+    for dist, relevant in chunks(data):
         # hits among ranks 1..r: (c, max N)
         hits = np.cumsum(_ranked_relevance(dist, relevant, int(ns.max())), axis=1)
         total += (hits[:, ns - 1] / ns).sum(axis=0)

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from hashlib_tutorial.metrics import _distance_dtype, as_bits
+from . import hamming
+from .hamming import as_bits, distance_dtype
 
 try:
     import faiss
@@ -24,9 +25,6 @@ except ImportError:  # faiss is optional: the numpy backend needs nothing else
     faiss = None
 
 BACKENDS = ("auto", "faiss", "numpy")
-
-# Query-database pairs scanned per chunk by the numpy backend (bounds the XOR and order matrices).
-_CHUNK_PAIRS = 2**21
 
 # popcount of every byte value, for numpy < 2 (which has no np.bitwise_count)
 _POPCOUNT_TABLE = np.array([bin(value).count("1") for value in range(256)], dtype=np.uint8)
@@ -145,12 +143,12 @@ class HammingIndex:
 
     def _numpy_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Brute-force scan over chunks of queries. Shape: (nq, W) words -> (nq, k), (nq, k)."""
-        step = max(1, _CHUNK_PAIRS // len(self))
+        step = max(1, hamming.CHUNK_PAIRS // len(self))
         distances, indices = [], []
         for start in range(0, len(queries), step):
             # d = popcount(q XOR b), summed over the W words of a code: (c, n)
             xor = queries[start:start + step, None, :] ^ self._words[None, :, :]
-            dist = _popcount(xor).sum(axis=2, dtype=_distance_dtype(self.bits))
+            dist = _popcount(xor).sum(axis=2, dtype=distance_dtype(self.bits))
             # stable radix sort: equal distances stay in index order
             order = np.argsort(dist, axis=1, kind="stable")[:, :k]
             distances.append(np.take_along_axis(dist, order, axis=1).astype(np.int32))

@@ -1,8 +1,11 @@
-"""A hashing network = backbone + hash head (+ an optional classifier branch)."""
+"""A hashing network = backbone + hash head (+ an optional classifier branch); ADMTH's adds its Q_k."""
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
+
+from .heads import MultiLengthHead, code_lengths
 
 
 class HashingModel(nn.Module):
@@ -26,7 +29,7 @@ class HashingModel(nn.Module):
         self.backbone, self.head, self.classify_from = backbone, head, classify_from
         self.classifier: nn.Module | None = None
         if num_classes is not None:
-            width = backbone.out_features if classify_from == "features" else sum(_code_lengths(head))
+            width = backbone.out_features if classify_from == "features" else sum(code_lengths(head.bits))
             self.classifier = nn.Linear(width, num_classes)
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -37,6 +40,24 @@ class HashingModel(nn.Module):
         return codes, self.classifier(features if self.classify_from == "features" else codes)
 
 
-def _code_lengths(head: nn.Module) -> tuple[int, ...]:
-    bits = head.bits
-    return bits if isinstance(bits, tuple) else (bits,)
+
+class MultiLengthHashingModel(HashingModel):
+    r"""ADMTH's network: a :class:`MultiLengthHead` on the trunk, and the learned maps between code lengths
+
+        Q_k: (L_k, L_{k+1}),  Q_k u^(k+1) ~ u^(k)        one per pair of neighbouring lengths (ADMTH Eq. 9)
+
+    which only the consistency loss reads (:func:`losses.admth_consistency`). They are parameters of
+    the model so that the optimiser, the checkpoints and DDP treat them like every other weight.
+
+    Args:
+        backbone: (B, 3, H, W) -> (B, D), with an ``out_features`` attribute.
+        head: the multi-length head, (B, D) -> (B, sum L_k).
+        num_classes: size of a classifier branch on the features, or None for none.
+    """
+
+    def __init__(self, backbone: nn.Module, head: MultiLengthHead, num_classes: int | None = None):
+        super().__init__(backbone, head, num_classes)
+        bits = head.bits
+        self.projections = nn.ParameterList(
+            nn.Parameter(torch.randn(short, long) / long**0.5) for short, long in zip(bits[:-1], bits[1:])
+        )

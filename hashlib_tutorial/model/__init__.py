@@ -1,0 +1,1 @@
+"""The networks: attention blocks, backbones, hash heads, the hashing model and the losses."""

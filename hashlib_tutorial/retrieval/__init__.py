@@ -1,0 +1,1 @@
+"""Retrieval: Hamming distances, the metrics the papers report, and exact k-NN search over packed codes."""
