@@ -16,7 +16,9 @@ from hashlib_tutorial.data.datasets import ArrayImages
 from hashlib_tutorial.data.splits import RetrievalSplits
 from hashlib_tutorial.training import loop
 from hashlib_tutorial.training.evaluate import relaxed_codes
+from hashlib_tutorial.training.config import BranchSettings, TrainConfig, profile_settings
 from hashlib_tutorial.training.registry import METHODS, build_method, method_class
+from hashlib_tutorial.training.runs import run_summary
 from hashlib_tutorial.training.train import train
 
 DEEP = sorted(name for name in METHODS if method_class(name).deep)
@@ -85,6 +87,22 @@ def test_build_method_refuses_bad_input_with_the_choices():
         build_method("dpfah", 16, profile="fast")
 
 
+def test_overrides_merge_into_nested_settings_and_a_new_backbone_starts_afresh():
+    quick = profile_settings("dpfah", "quick")
+    config = build_method("dpfah", 8, loss_weights={"eta": 5.0}, backbone_kwargs={"width": 0.5}).config
+    assert config.loss_weights == {**quick["loss_weights"], "eta": 5.0}
+    assert config.backbone_kwargs == {**quick["backbone_kwargs"], "width": 0.5}
+    assert build_method("dpfah", 8, backbone="resnet9").config.backbone_kwargs == {}  # they were ResNet-18's
+    with pytest.raises(ValueError, match="no loss weights"):
+        build_method("dpfah", 8, loss_weights={"alpha": 1.0})
+
+
+def test_admth_branch_settings_are_typed_and_survive_config_json():
+    config = build_method("admth", (8, 16), branches={"hidden": [32]}).config
+    assert config.branches == BranchSettings(hidden=(32,), split_at=0)
+    assert TrainConfig(**json.loads(json.dumps(config.to_dict()))) == config
+
+
 def test_every_method_drops_its_attention_on_request():
     for name in DEEP:
         bits = (8, 16) if name == "admth" else 8
@@ -124,6 +142,8 @@ def test_train_writes_a_run_directory_with_metrics_and_provenance(tmp_path):
     assert 0 <= result["mAP"] <= 1 and result["best_epoch"] in (2, 3)
     for name in ("config.json", "splits.npz", "8bits/checkpoint.pt", "8bits/best.pt", "8bits/history.json"):
         assert (tmp_path / "run" / name).exists()
+    summary = run_summary(tmp_path / "run", 8)
+    assert summary["mAP"] == result["mAP"] and [h["epoch"] for h in summary["history"]] == [1, 2, 3]
 
 
 def test_resume_after_an_interruption_gives_the_same_model(tmp_path, monkeypatch):

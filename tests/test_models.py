@@ -8,7 +8,8 @@ from torch import nn
 from hashlib_tutorial.model.attention import CBAM, SimAM
 from hashlib_tutorial.model.backbones import BACKBONES, AlexNetTrunk, DAHResNet30, ResNet18, build_backbone
 from hashlib_tutorial.model.heads import HashHead, MultiLengthHead, ShrinkSigmoid
-from hashlib_tutorial.model.network import HashingModel
+from hashlib_tutorial.model.network import HashingModel, MultiLengthHashingModel
+from hashlib_tutorial.model.summary import count_parameters, multiply_adds
 
 BACKBONE_CASES = {  # name: (kwargs, input size, feature width)
     "resnet18": ({"attention": "simam"}, 32, 512),
@@ -144,3 +145,22 @@ def test_hashing_model_classifier_reads_features_or_codes():
         assert model.classifier.in_features == width
     codes, logits = HashingModel(AlexNetTrunk(pool_size=1), MultiLengthHead(256, (16, 32), (8,)))(torch.randn(2, 3, 64, 64))
     assert codes.shape == (2, 48) and logits is None
+
+
+def test_the_multi_length_model_owns_one_q_k_per_pair_of_neighbouring_lengths():
+    head = MultiLengthHead(32, bits=(8, 16, 32), hidden=(24,))
+    model = MultiLengthHashingModel(nn.Flatten(), head)
+    model.backbone.out_features = 32
+    assert [tuple(q.shape) for q in model.projections] == [(8, 16), (16, 32)]  # Q_k: (L_k, L_{k+1})
+    assert {name for name, _ in model.named_parameters() if name.startswith("projections")} == {
+        "projections.0", "projections.1"}  # saved, optimised and synchronised with every other weight
+
+
+def test_parameters_and_multiply_adds_counted_by_hand():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1, groups=4), nn.Flatten(),
+                        nn.Linear(4 * 8 * 8, 5))
+    assert count_parameters(net) == (3 * 4 * 9 + 4) + (4 * 9 + 4) + (256 * 5 + 5)
+    # per sample: output elements x (C_in / groups) x k_h x k_w for each convolution, D_in x D_out for the layer
+    by_hand = 4 * 8 * 8 * 3 * 9 + 4 * 8 * 8 * 1 * 9 + 256 * 5
+    assert multiply_adds(net, torch.zeros(2, 3, 8, 8)) == by_hand
+    assert not any(m._forward_hooks for m in net.modules())  # the counting hooks are gone
