@@ -38,7 +38,7 @@ from .retrieval.hamming import as_bits, to_numpy
 class CodeOutput(nn.Module):
     r"""A hashing model seen as one [B, K] output: its relaxed codes, without the classifier's logits.
 
-    pytorch-grad-cam needs a model that returns a single tensor; :class:`~hashlib_tutorial.models.HashingModel`
+    pytorch-grad-cam needs a model that returns a single tensor; :class:`~hashlib_tutorial.model.network.HashingModel`
     returns (codes, logits). For a multi-length model (ADMTH) the codes of every length are
     concatenated; ``columns`` picks one length, e.g. ``slice(16, 48)`` for the 32-bit branch of (16, 32).
 

@@ -2,7 +2,7 @@
 
 Every function draws on matplotlib axes and returns them (or the figure), so a notebook can add a
 caption, save it with ``fig.savefig`` and end the cell with ``plt.show()``. Numbers come from
-:mod:`hashlib_tutorial.metrics` (or a run's ``metrics.json``); nothing here computes a metric.
+:mod:`hashlib_tutorial.retrieval.metrics` (or a run's ``metrics.json``); nothing here computes a metric.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def plot_pr_curves(results: Mapping[str, tuple[Sequence[float], Sequence[float]]
 
     Args:
         results: {label: (precision, recall)}, e.g. ``metrics.json``'s ``pr_curve`` per method, or
-            the output of :func:`hashlib_tutorial.metrics.precision_recall_curve`.
+            the output of :func:`hashlib_tutorial.retrieval.metrics.precision_recall_curve`.
         ax: axes to draw on; None makes a new figure.
         title: axes title, or None.
     Returns:

@@ -1,7 +1,7 @@
 """Feature extractors of the three papers: ResNet-18 (DPFAH), DAH's ResNet-30 and an AlexNet trunk (ADMTH).
 
 Every backbone maps images (B, 3, H, W) to features (B, out_features) and is built by
-:func:`build_backbone`. Attention blocks come from :mod:`hashlib_tutorial.attention`.
+:func:`build_backbone`. Attention blocks come from :mod:`hashlib_tutorial.model.attention`.
 """
 
 from __future__ import annotations

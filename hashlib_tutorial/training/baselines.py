@@ -1,6 +1,6 @@
 """Non-deep baselines: LSH and ITQ on fixed features (pixels, or a trained network's features).
 
-Both learn from the training features only and have no backbone to train; the engine feeds them
+Both learn from the training features only and have no backbone to train; ``train`` feeds them
 features and evaluates their codes exactly like a deep method's.
 """
 

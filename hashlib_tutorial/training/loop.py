@@ -109,7 +109,7 @@ class _WithIndex(Dataset):
 def training_batches(config: TrainConfig, train_set: Dataset, sampler=None):
     """(images, labels, indices) batches of the training set, reshuffled and augmented every epoch.
 
-    Images held in memory (CIFAR-10, mosaics) are augmented a batch at a time (:mod:`augment`);
+    Images held in memory (CIFAR-10, mosaics) are augmented a batch at a time (:mod:`data.augment`);
     image files go through a DataLoader with per-image transforms, as do DDP runs (their sampler).
     Both have a ``generator`` attribute that seeds the epoch.
     """
