@@ -85,6 +85,13 @@ def test_imports_point_down():
     assert not upward, upward
 
 
+def test_the_readme_table_names_every_module():
+    readme = (PACKAGE.parent / "README.md").read_text()
+    missing = [str(path.relative_to(PACKAGE)) for path in MODULES.values()
+               if path.name != "__init__.py" and f"| `{path.relative_to(PACKAGE)}` |" not in readme]
+    assert not missing, f"add these to the README's module table: {missing}"
+
+
 def test_no_module_is_longer_than_one_sitting():
     lengths = {name: len(path.read_text().splitlines()) for name, path in MODULES.items()}
     offenders = {name: n for name, n in lengths.items() if n > MAX_LINES}
