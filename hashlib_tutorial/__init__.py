@@ -1,1 +1,5 @@
-"""hashlib_tutorial."""
+"""Attention-based deep supervised hashing (DAH, DPFAH, ADMTH) rebuilt from the papers' equations.
+
+The parts are in ``data``, ``model`` and ``retrieval``; ``training`` builds, trains and evaluates a
+method and owns the run folders; ``report`` makes the reproduction's tables (see the README's module table).
+"""
