@@ -101,6 +101,7 @@ def test_admth_branch_settings_are_typed_and_survive_config_json():
     config = build_method("admth", (8, 16), branches={"hidden": [32]}).config
     assert config.branches == BranchSettings(hidden=(32,), split_at=0)
     assert TrainConfig(**json.loads(json.dumps(config.to_dict()))) == config
+    assert TrainConfig(method="admth", bits=(8,), branches={"split_at": 1}).branches == BranchSettings(split_at=1)
 
 
 def test_every_method_drops_its_attention_on_request():

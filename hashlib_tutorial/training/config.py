@@ -71,7 +71,8 @@ class TrainConfig:
         # config.json and --set give lists and dicts; the fields hold tuples and settings
         self.bits, self.departures = tuple(self.bits), tuple(self.departures)
         if isinstance(self.branches, dict):
-            self.branches = BranchSettings(**{**self.branches, "hidden": tuple(self.branches.get("hidden", ()))})
+            hidden = {"hidden": tuple(self.branches["hidden"])} if "hidden" in self.branches else {}
+            self.branches = BranchSettings(**{**self.branches, **hidden})
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
