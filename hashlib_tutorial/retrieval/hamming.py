@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-# Query-database pairs per chunk (queries per chunk = this // database size). About 2M pairs keeps
-# the distance, relevance and order matrices (14 bytes a pair) in a few tens of MB and was the fastest
-# setting measured on a 2-core CPU: much larger chunks pay for page faults on fresh memory.
+# Query-database pairs per chunk (queries per chunk = this // database size), for the metrics and the
+# numpy scan of :mod:`index`. About 2M pairs keeps the distance, relevance and order matrices (14 bytes
+# a pair) in a few tens of MB and was the fastest setting measured on a 2-core CPU: much larger chunks
+# pay for page faults on fresh memory.
 CHUNK_PAIRS = 2**21
 
 
