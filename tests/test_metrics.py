@@ -341,3 +341,17 @@ def test_other_bad_arguments_raise():
         precision_within_radius(Q, D, QL, DL, radius=-1)
     with pytest.raises(ValueError, match="same length"):
         hamming_distance(Q, np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("labels", ["single", "multi"])
+def test_chance_level_is_the_mean_fraction_of_relevant_items(labels):
+    rng = np.random.default_rng(3)
+    if labels == "single":
+        query_labels, db_labels = rng.integers(0, 4, 7), rng.integers(0, 4, 30)
+        shares = lambda q, d: q == d  # noqa: E731
+    else:
+        query_labels, db_labels = rng.integers(0, 2, (7, 5)), rng.integers(0, 2, (30, 5))
+        shares = lambda q, d: bool((q * d).sum())  # noqa: E731
+    expected = np.mean([np.mean([shares(q, d) for d in db_labels]) for q in query_labels])
+    assert hamming.chance_level(query_labels, db_labels) == pytest.approx(expected)
+    assert hamming.chance_level(np.arange(10), np.arange(10).repeat(3)) == pytest.approx(0.1)

@@ -178,6 +178,21 @@ def relevance(query_labels: np.ndarray, db_labels: np.ndarray) -> np.ndarray:
     return query_labels @ db_labels.T > 0
 
 
+def chance_level(query_labels: Any, db_labels: Any) -> float:
+    r"""The fraction of database items relevant to a query, averaged over the queries:
+
+        chance = (1 / nq) sum_i |{j : query i and item j share a label}| / n
+
+    A random ranking's precision; its mAP is close to it. On 10 balanced classes it is 0.1; on
+    multi-label data (e.g. mosaics of 4 images) it can be far higher, so compare mAP with it.
+    """
+    query_labels = as_labels(query_labels, len(to_numpy(query_labels)), "query_labels", "query_labels")
+    db_labels = as_labels(db_labels, len(to_numpy(db_labels)), "db_labels", "db_labels")
+    step = max(1, CHUNK_PAIRS // len(db_labels))
+    relevant = sum(relevance(query_labels[i:i + step], db_labels).sum() for i in range(0, len(query_labels), step))
+    return float(relevant / (len(query_labels) * len(db_labels)))
+
+
 def chunks(data: Retrieval) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Distances (c, n) and relevance (c, n) for successive chunks of c queries (bounds the memory)."""
     step = max(1, CHUNK_PAIRS // len(data.db))

@@ -126,7 +126,7 @@ DPFAH = {
     # CIFAR stem trains at about 80 img/s here), SimAM on the stem as in the paper, and zeta = 1:
     # from random weights the class branch carries the features.
     **cpu_profiles(dict(
-        CPU_RECIPE, epochs=60, backbone_kwargs={"stem": "cifar", "width": 0.25, "attention_kwargs": {"e_lambda": 1e-4}},
+        CPU_RECIPE, epochs=70, backbone_kwargs={"stem": "cifar", "width": 0.25, "attention_kwargs": {"e_lambda": 1e-4}},
         attention="simam", loss_weights={"eta": 10.0, "zeta": 1.0},
     ), demo_epochs=30),
 }
@@ -141,16 +141,14 @@ DAH = {
         image_size=32, backbone="dah_resnet30", backbone_kwargs={}, attention="cbam", augment=False,
         loss_weights={"class": 1.0}, eval_every=10,
     ),
-    # CPU profiles: the paper's ResNet-30 at 1/4 width (1/16 of the multiply-adds; full width trains
-    # at about 50 img/s here), the CPU recipe with batch 128 instead of 20 (throughput; the loss is a
-    # mean over pairs either way), float32 (bfloat16 slows the depthwise convolutions' backward pass
-    # here), the one-sided dissimilar term (see methods.DAH) and w_class = 5: the class loss
-    # reaches the network only through the bounded codes, and learns slowly at the paper's weight.
+    # CPU profiles: the CPU recipe with batch 128 instead of 20 (throughput; the loss is a mean over
+    # pairs either way; batch 256 learned less per epoch), the one-sided dissimilar term, w_class = 5
+    # and DPFAH's CPU network with CBAM in every block (see methods.DAH).
     **cpu_profiles(dict(
-        CPU_RECIPE, epochs=24, batch_size=128, precision="fp32", backbone="dah_resnet30",
-        backbone_kwargs={"width": 0.25}, attention="cbam", departures=("one_sided_dissimilar",),
-        loss_weights={"class": 5.0},
-    ), demo_epochs=12),
+        CPU_RECIPE, epochs=36, batch_size=128, backbone="resnet18",
+        backbone_kwargs={"stem": "cifar", "width": 0.25, "placement": "blocks"}, attention="cbam",
+        departures=("one_sided_dissimilar",), loss_weights={"class": 5.0},
+    ), demo_epochs=30),
 }
 
 ADMTH = {
@@ -171,7 +169,7 @@ ADMTH = {
         CPU_RECIPE, epochs=45, backbone="resnet18", backbone_kwargs={"stem": "cifar", "width": 0.25, "placement": "blocks"},
         branches={"hidden": (256, 256), "split_at": 0}, attention="se", departures=("class_loss",),
         loss_weights={"alpha": 20.0, "beta": 1.0, "gamma": 20.0},
-    ), demo_epochs=20),
+    ), demo_epochs=45),
 }
 
 # LSH and ITQ: no training; the features are hashed as they are.

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from ..data.datasets import ArrayImages
 from ..data.splits import RetrievalSplits, load_data
-from ..retrieval import metrics
+from ..retrieval import hamming, metrics
 from .methods import Method
 from .registry import method_for
 from .runs import check_saved_splits, load_model, resolve_device, run_config, sub_runs
@@ -73,6 +73,7 @@ def retrieval_metrics(query_codes: np.ndarray, db_codes: np.ndarray, query_label
         "mAP": metrics.mean_average_precision(*args, topk=topk),
         "mAP_tie_aware": metrics.mean_average_precision(*args, topk=topk, ties="average"),
         "topk": topk or "all",
+        "chance": hamming.chance_level(query_labels, db_labels),
         "precision_radius2": metrics.precision_within_radius(*args, radius=2),
         "precision_at_n": dict(zip(map(str, n_values), metrics.precision_at_n(*args, n_values).tolist())),
         "pr_curve": {"precision": precision.tolist(), "recall": recall.tolist()},

@@ -78,7 +78,8 @@ def train(method_name: str, bits, out: str | Path, profile: str = "quick", resum
             continue
         for k, result in evaluate_method(method, model, splits, device, progress).items():
             results[k] = {**result, **extra}
-            print(f"{method_name} {k} bits: mAP {result['mAP']:.4f} (tie-aware {result['mAP_tie_aware']:.4f})")
+            print(f"{method_name} {k} bits: mAP {result['mAP']:.4f} (tie-aware {result['mAP_tie_aware']:.4f}; "
+                  f"chance {result['chance']:.4f})")
     if rank != 0:
         return {}
     report = {"method": method_name, "dataset": config.dataset, "protocol": splits.protocol, "profile": profile,
