@@ -5,6 +5,7 @@ import json
 import pytest
 
 from hashlib_tutorial import course
+from hashlib_tutorial.report import recipe
 from hashlib_tutorial.report.papers import PAPER_MAP
 from hashlib_tutorial.report.reproduce import ROOT, reproduce, write_figures
 from hashlib_tutorial.report.rows import ABLATION_ROWS, MAIN_ROWS, row_settings, rows_for
@@ -127,3 +128,18 @@ def test_committed_report_matches_committed_results():
     demo = json.loads((ROOT / "results" / "demo" / "results.json").read_text())
     readme = Path(ROOT / "README.md").read_text()
     assert readme.index(DEMO_MARKERS[0]) < readme.index(headline_table(demo)) < readme.index(DEMO_MARKERS[1])
+
+
+def test_recipe_table_writes_each_row_as_one_change_and_matches_the_committed_report():
+    base = json.loads(json.dumps(build_method("dpfah", 32, "quick").config.to_dict()))  # as config.json stores it
+    first = {"method": "dpfah", "row": "A", "change": "fewer epochs", "base": None, "config": {**base, "epochs": 5},
+             "validation_mAP": {"32bits": {"5": 0.25}}, "provenance": {"threads": 1},
+             "results": {"32": {"mAP": 0.2, "train_seconds": 10.0, "chance": 0.1}}}
+    second = {"method": "dpfah", "row": "B", "change": "A at lr 0.05", "base": "A",
+              "config": {**base, "epochs": 5, "lr": 0.05}, "validation_mAP": {"32bits": {"3": 0.125}}, "stopped_at_epoch": 3}
+    table = recipe.recipe_table({"rows": [first, second]})
+    assert "`python -m hashlib_tutorial train --method dpfah --bits 32 --protocol quick --set 'epochs=5'`" in table
+    assert "| B | A at lr 0.05 | row A + `--set 'lr=0.05'` | 5 | stopped at epoch 3 |" in table
+    assert "| 0.200 | 10 | 1 | 5: 0.250 |" in table
+    committed = json.loads((ROOT / "results" / "recipe.json").read_text())
+    assert recipe.recipe_table(committed) in (ROOT / "REPRODUCTION.md").read_text()
