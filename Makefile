@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: setup demo report test test-unit test-notebooks lab clean
+.PHONY: setup demo checkpoints report test test-unit test-notebooks lab clean
 
 setup: $(STAMP)
 
@@ -18,6 +18,10 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(PY) -m hashlib_tutorial reproduce --profile demo
+
+# The course's trained models (checkpoints/demo, committed): the notebooks open them instead of training.
+checkpoints: setup
+	$(PY) -m hashlib_tutorial checkpoints
 
 # The reproduction report's run (REPRODUCTION.md): about two hours on 2 cores, resumable.
 report: setup

@@ -1,4 +1,4 @@
-"""Command line: python -m hashlib_tutorial {train, evaluate, encode, search, benchmark, reproduce} ...
+"""Command line: python -m hashlib_tutorial {train, evaluate, encode, search, benchmark, checkpoints, reproduce} ...
 
 Run ``python -m hashlib_tutorial <command> --help`` for each command's options. A mistake in the
 input is one line on stderr that names the cause and the fix, with exit status 1 (2 for a bad
@@ -63,6 +63,12 @@ def _benchmark(args) -> None:
 
     report = run_benchmark(quick=args.quick)
     print(json.dumps(report, indent=2) if args.json else format_benchmark(report))
+
+
+def _checkpoints(args) -> None:
+    from .course import save_checkpoints
+
+    save_checkpoints()
 
 
 def _reproduce(args) -> None:
@@ -189,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
     p.set_defaults(handler=_benchmark)
+
+    p = commands.add_parser("checkpoints", help="train the course's models once and keep them in checkpoints/")
+    p.set_defaults(handler=_checkpoints)
 
     p = commands.add_parser("reproduce", help="train every method at every length; results table and figures")
     p.add_argument("--profile", default="demo", help="demo (make demo, default), quick (every length), "

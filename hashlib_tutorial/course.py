@@ -1,10 +1,16 @@
 """What the notebooks share: the profile to run, and trained runs reused across notebooks.
 
 The profile is ``HASHLIB_PROFILE`` when set (one of :data:`training.config.PROFILES`), else "demo" on a CPU
-and "quick" on a GPU. :func:`course_run` returns a trained run directory: a run that ``reproduce``
-wrote with exactly the configuration asked for, when one exists, else a run trained now (once) into
-``runs/course/``, which later notebooks reuse; so a course after ``make demo`` (the demo profile)
-trains only its ablations.
+and "quick" on a GPU. :func:`course_run` returns a trained run directory with exactly the configuration
+asked for, from the first place that has one:
+
+1. ``checkpoints/<profile>/``: the committed runs of :data:`COURSE_RUNS` (best model, metrics, splits
+   and history; a few MB each), written by ``python -m hashlib_tutorial checkpoints``;
+2. ``results/<profile>/runs/``: the runs of ``make demo`` or ``reproduce``;
+3. ``runs/course/``: a run trained now, once, and reused by later notebooks.
+
+So on a CPU the course opens trained models at once; delete ``checkpoints/demo`` (or pick another
+profile) to train them yourself.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -21,7 +28,22 @@ from .training.registry import build_method
 from .training.train import train
 
 ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINTS = ROOT / "checkpoints"
 _IGNORED = ("bits", "data_dir", "device")  # fields that do not change what a run learns
+# Every trained run the notebooks open: (method, bits, dataset, overrides).
+COURSE_RUNS = (
+    ("dah", (12,), "cifar10", {}),                               # 04, 07, 09
+    ("dah", (12,), "cifar10", {"attention": None}),              # 04: NoneA-DAH
+    ("dpfah", (32,), "cifar10", {}),                             # 05, 07, 08, 09, 10
+    ("dpfah", (32,), "cifar10", {"attention": None}),            # 05, 09
+    ("dpfah", (32,), "cifar10", {"attention": None, "loss_weights": {"eta": 0.0, "zeta": 0.0}}),  # 05
+    ("dpfah", (16,), "cifar10", {}),                             # 10
+    ("dpsh", (32,), "cifar10", {}),                              # 07, 08
+    ("lsh", (32,), "cifar10", {}),                               # 07
+    ("itq", (32,), "cifar10", {}),                               # 07, 08
+    ("admth", (16, 32, 48, 64), "cifar10-mosaic", {}),           # 06
+)
+_KEPT = ("config.json", "metrics.json", "splits.npz", "best.pt", "history.json")  # not checkpoint.pt
 
 
 def course_profile() -> str:
@@ -54,9 +76,10 @@ def course_run(method: str, bits, dataset: str = "cifar10", **overrides) -> Path
     """
     config = course_config(method, bits, dataset, **overrides)
     wanted = json.loads(json.dumps(config.to_dict()))  # tuples as lists, as config.json stores them
-    for saved in sorted((ROOT / "results" / config.profile / "runs").glob("*/config.json")):
-        if _same(json.loads(saved.read_text()), wanted) and _has_bits(saved.parent, config.bits):
-            return saved.parent
+    for folder in (CHECKPOINTS / config.profile, ROOT / "results" / config.profile / "runs"):
+        for saved in sorted(folder.glob("*/config.json")):
+            if _same(json.loads(saved.read_text()), wanted) and _has_bits(saved.parent, config.bits):
+                return saved.parent
     digest = hashlib.sha1(json.dumps({k: v for k, v in wanted.items() if k not in _IGNORED}, sort_keys=True).encode())
     run_dir = ROOT / "runs" / "course" / f"{method}_{dataset}_{'-'.join(map(str, config.bits))}_{digest.hexdigest()[:8]}"
     if not _has_bits(run_dir, config.bits):
@@ -64,3 +87,20 @@ def course_run(method: str, bits, dataset: str = "cifar10", **overrides) -> Path
         train(method, config.bits, run_dir, config.profile, resume=True, progress=False, **fields)
     return run_dir
 
+
+
+def save_checkpoints() -> list[Path]:
+    """Every run of :data:`COURSE_RUNS` under the course profile, trained or found by :func:`course_run`,
+    copied without its resumable ``checkpoint.pt`` into ``checkpoints/<profile>/`` (to commit)."""
+    saved = []
+    for method, bits, dataset, overrides in COURSE_RUNS:
+        run_dir = course_run(method, bits, dataset, **overrides)
+        target = CHECKPOINTS / course_profile() / run_dir.name
+        if run_dir != target:
+            for path in run_dir.rglob("*"):
+                if path.is_file() and path.name in _KEPT:
+                    (target / path.relative_to(run_dir)).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, target / path.relative_to(run_dir))
+        saved.append(target)
+        print(f"{method} {bits} {dataset} {overrides or ''}: {target.relative_to(ROOT)}", flush=True)
+    return saved
