@@ -68,7 +68,7 @@ def _benchmark(args) -> None:
 def _checkpoints(args) -> None:
     from .course import save_checkpoints
 
-    save_checkpoints()
+    save_checkpoints(retrain=args.retrain)
 
 
 def _reproduce(args) -> None:
@@ -197,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_benchmark)
 
     p = commands.add_parser("checkpoints", help="train the course's models once and keep them in checkpoints/")
+    p.add_argument("--retrain", action="store_true",
+                   help="train every course model again and replace the committed copy (prints both mAPs)")
     p.set_defaults(handler=_checkpoints)
 
     p = commands.add_parser("reproduce", help="train every method at every length; results table and figures")

@@ -68,18 +68,27 @@ def _has_bits(run_dir: Path, bits: tuple[int, ...]) -> bool:
     return path.exists() and all(str(b) in json.loads(path.read_text())["results"] for b in bits)
 
 
-def course_run(method: str, bits, dataset: str = "cifar10", **overrides) -> Path:
+def _matching(folder: Path, wanted: dict, bits: tuple[int, ...]) -> Path | None:
+    """The run under ``folder`` saved with the configuration ``wanted`` and every length of ``bits``, if any."""
+    for saved in sorted(folder.glob("*/config.json")):
+        if _same(json.loads(saved.read_text()), wanted) and _has_bits(saved.parent, bits):
+            return saved.parent
+    return None
+
+
+def course_run(method: str, bits, dataset: str = "cifar10", *, retrain: bool = False, **overrides) -> Path:
     """A trained run of ``method`` with this configuration (see the module docstring). Returns its directory.
 
-    A cached run is reused only when its saved ``config.json`` matches the configuration asked for,
-    so a changed protocol, epoch count or loss weight trains again instead of showing stale results.
+    A saved run is reused only when its ``config.json`` matches the configuration asked for, so a
+    changed protocol, epoch count or loss weight trains again instead of showing stale results.
+    ``retrain=True`` skips the committed checkpoints and the ``reproduce`` runs (a run of this
+    configuration already trained into ``runs/course/`` is still reused).
     """
     config = course_config(method, bits, dataset, **overrides)
     wanted = json.loads(json.dumps(config.to_dict()))  # tuples as lists, as config.json stores them
-    for folder in (CHECKPOINTS / config.profile, ROOT / "results" / config.profile / "runs"):
-        for saved in sorted(folder.glob("*/config.json")):
-            if _same(json.loads(saved.read_text()), wanted) and _has_bits(saved.parent, config.bits):
-                return saved.parent
+    for folder in () if retrain else (CHECKPOINTS / config.profile, ROOT / "results" / config.profile / "runs"):
+        if found := _matching(folder, wanted, config.bits):
+            return found
     digest = hashlib.sha1(json.dumps({k: v for k, v in wanted.items() if k not in _IGNORED}, sort_keys=True).encode())
     run_dir = ROOT / "runs" / "course" / f"{method}_{dataset}_{'-'.join(map(str, config.bits))}_{digest.hexdigest()[:8]}"
     if not _has_bits(run_dir, config.bits):
@@ -88,19 +97,32 @@ def course_run(method: str, bits, dataset: str = "cifar10", **overrides) -> Path
     return run_dir
 
 
+def _mAP(run_dir: Path) -> str:
+    results = json.loads((run_dir / "metrics.json").read_text())["results"]
+    return " / ".join(f"{r['mAP']:.3f}" for r in results.values())
 
-def save_checkpoints() -> list[Path]:
-    """Every run of :data:`COURSE_RUNS` under the course profile, trained or found by :func:`course_run`,
-    copied without its resumable ``checkpoint.pt`` into ``checkpoints/<profile>/`` (to commit)."""
+
+def save_checkpoints(retrain: bool = False) -> list[Path]:
+    """Every run of :data:`COURSE_RUNS` under the course profile, copied without its resumable
+    ``checkpoint.pt`` into ``checkpoints/<profile>/`` (to commit), and its mAP printed.
+
+    Runs already there are kept; ``retrain=True`` trains each one again (:func:`course_run`), prints
+    the new mAP beside the committed one, and replaces the committed copy.
+    """
     saved = []
     for method, bits, dataset, overrides in COURSE_RUNS:
-        run_dir = course_run(method, bits, dataset, **overrides)
-        target = CHECKPOINTS / course_profile() / run_dir.name
+        config = course_config(method, bits, dataset, **overrides)
+        committed = _matching(CHECKPOINTS / config.profile, json.loads(json.dumps(config.to_dict())), config.bits)
+        before = f" (committed: {_mAP(committed)})" if committed and retrain else ""
+        run_dir = course_run(method, bits, dataset, retrain=retrain, **overrides)
+        target = committed or CHECKPOINTS / config.profile / run_dir.name
         if run_dir != target:
+            shutil.rmtree(target, ignore_errors=True)
             for path in run_dir.rglob("*"):
                 if path.is_file() and path.name in _KEPT:
                     (target / path.relative_to(run_dir)).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, target / path.relative_to(run_dir))
         saved.append(target)
-        print(f"{method} {bits} {dataset} {overrides or ''}: {target.relative_to(ROOT)}", flush=True)
+        print(f"{method} {'/'.join(map(str, config.bits))} bits, {dataset} {overrides or ''}: mAP {_mAP(target)}{before}"
+              f" -> {target.relative_to(ROOT)}", flush=True)
     return saved

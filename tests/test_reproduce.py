@@ -1,6 +1,7 @@
 """The reproduce report: rows, settings, tables and figures from a results dictionary (no training here)."""
 
 import json
+import shutil
 
 import pytest
 
@@ -145,23 +146,29 @@ def test_recipe_table_writes_each_row_as_one_change_and_matches_the_committed_re
     assert recipe.recipe_table(committed) in (ROOT / "REPRODUCTION.md").read_text()
 
 
-def test_checkpoints_come_first_and_keep_only_the_small_files(tmp_path, monkeypatch):
+def test_checkpoints_come_first_keep_only_the_small_files_and_retrain_on_request(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(course, "ROOT", tmp_path)
     monkeypatch.setattr(course, "CHECKPOINTS", tmp_path / "checkpoints")
     monkeypatch.setenv("HASHLIB_PROFILE", "quick")
     monkeypatch.setattr(course, "COURSE_RUNS", (("dpfah", (32,), "cifar10", {}),))
     wanted = json.loads(json.dumps(course.course_config("dpfah", 32).to_dict()))
 
-    def fake_train(method, bits, run_dir, *args, **kwargs):  # the files a real run writes
-        (run_dir / "32bits").mkdir(parents=True)
+    def fake_train(method, bits, run_dir, *args, mAP=0.5, **kwargs):  # the files a real run writes
+        (run_dir / "32bits").mkdir(parents=True, exist_ok=True)
         for name in ("config.json", "splits.npz", "32bits/best.pt", "32bits/checkpoint.pt", "32bits/history.json"):
             (run_dir / name).write_text(json.dumps(wanted) if name == "config.json" else "x")
-        (run_dir / "metrics.json").write_text(json.dumps({"results": {"32": {}}}))
+        (run_dir / "metrics.json").write_text(json.dumps({"results": {"32": {"mAP": mAP}}}))
 
     monkeypatch.setattr(course, "train", fake_train)
     [saved] = course.save_checkpoints()
     assert saved.parent == tmp_path / "checkpoints" / "quick"
     assert sorted(str(p.relative_to(saved)) for p in saved.rglob("*") if p.is_file()) == [
         "32bits/best.pt", "32bits/history.json", "config.json", "metrics.json", "splits.npz"]
+    assert "mAP 0.500" in capsys.readouterr().out
     monkeypatch.setattr(course, "train", lambda *a, **k: pytest.fail("trained although a checkpoint exists"))
     assert course.course_run("dpfah", 32) == saved
+    shutil.rmtree(tmp_path / "runs")  # a retrain trains again, and replaces the committed copy
+    monkeypatch.setattr(course, "train", lambda *a, **k: fake_train(*a, mAP=0.625, **k))
+    assert course.save_checkpoints(retrain=True) == [saved]
+    assert "mAP 0.625 (committed: 0.500)" in capsys.readouterr().out
+    assert json.loads((saved / "metrics.json").read_text())["results"]["32"]["mAP"] == 0.625
