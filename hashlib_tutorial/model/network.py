@@ -40,7 +40,6 @@ class HashingModel(nn.Module):
         return codes, self.classifier(features if self.classify_from == "features" else codes)
 
 
-
 class MultiLengthHashingModel(HashingModel):
     r"""ADMTH's network: a :class:`MultiLengthHead` on the trunk, and the learned maps between code lengths
 
