@@ -11,7 +11,6 @@ current quick profile for a first row, so every row reads as one change.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from ..training.registry import build_method
 
