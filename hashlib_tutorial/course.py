@@ -85,7 +85,7 @@ def course_run(method: str, bits, dataset: str = "cifar10", *, retrain: bool = F
     configuration already trained into ``runs/course/`` is still reused).
     """
     config = course_config(method, bits, dataset, **overrides)
-    wanted = json.loads(json.dumps(config.to_dict()))  # tuples as lists, as config.json stores them
+    wanted = config.as_saved()
     for folder in () if retrain else (CHECKPOINTS / config.profile, ROOT / "results" / config.profile / "runs"):
         if found := _matching(folder, wanted, config.bits):
             return found
@@ -112,7 +112,7 @@ def save_checkpoints(retrain: bool = False) -> list[Path]:
     saved = []
     for method, bits, dataset, overrides in COURSE_RUNS:
         config = course_config(method, bits, dataset, **overrides)
-        committed = _matching(CHECKPOINTS / config.profile, json.loads(json.dumps(config.to_dict())), config.bits)
+        committed = _matching(CHECKPOINTS / config.profile, config.as_saved(), config.bits)
         before = f" (committed: {_mAP(committed)})" if committed and retrain else ""
         run_dir = course_run(method, bits, dataset, retrain=retrain, **overrides)
         target = committed or CHECKPOINTS / config.profile / run_dir.name

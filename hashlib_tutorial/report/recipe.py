@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 
 from ..training.registry import build_method
-
 from .reproduce import ROOT
 from .tables import fill_report
 
 MARKERS = ("<!-- recipe table: generated from results/recipe.json by report.recipe -->", "<!-- end of recipe table -->")
 _NOT_SETTINGS = {"method", "bits", "profile", "protocol", "eval_every", "seed", "data_dir", "device", "dataset"}
+
 
 def _changes(config: dict, base: dict) -> str:
     """``--set`` flags for the fields where ``config`` differs from ``base``."""
@@ -26,12 +26,13 @@ def _changes(config: dict, base: dict) -> str:
              if k not in _NOT_SETTINGS and base.get(k) != v]
     return " ".join(flags)
 
+
 def _command(row: dict, rows: dict) -> str:
     config = row["config"]
     if row["base"]:
         base, start = rows[row["base"]]["config"], f"row {row['base']} + `"
     else:
-        base = json.loads(json.dumps(build_method(config["method"], config["bits"], "quick").config.to_dict()))
+        base = build_method(config["method"], config["bits"], "quick").config.as_saved()
         data = "" if config["dataset"] == "cifar10" else f" --dataset {config['dataset']}"
         start = (f"`python -m hashlib_tutorial train --method {config['method']} --bits "
                  f"{' '.join(map(str, config['bits']))}{data} --protocol {config['protocol']} ")
@@ -40,6 +41,7 @@ def _command(row: dict, rows: dict) -> str:
 
 def _validation(row: dict) -> str:
     return "; ".join(f"{e}: {v:.3f}" for by_epoch in row["validation_mAP"].values() for e, v in by_epoch.items())
+
 
 def recipe_table(recipe: dict) -> str:
     """One Markdown table per method: row, change, command, epochs, test mAP, train seconds, threads, validation mAP."""
@@ -65,9 +67,11 @@ def recipe_table(recipe: dict) -> str:
         parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)
 
+
 def main() -> None:
     recipe = json.loads((ROOT / "results" / "recipe.json").read_text())
     fill_report(ROOT / "REPRODUCTION.md", recipe, recipe_table(recipe), MARKERS)
+
 
 if __name__ == "__main__":
     main()

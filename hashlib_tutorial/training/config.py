@@ -13,6 +13,7 @@ merged in: nested dicts (``loss_weights``, ``backbone_kwargs``, ``branches``) me
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 
 PROFILES = ("quick", "demo", "cpu", "paper")
@@ -76,6 +77,10 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def as_saved(self) -> dict:
+        """The configuration as ``config.json`` stores it (tuples become lists)."""
+        return json.loads(json.dumps(self.to_dict()))
 
 
 def merge(settings: dict, overrides: dict) -> dict:
