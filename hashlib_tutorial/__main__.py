@@ -75,7 +75,7 @@ def _reproduce(args) -> None:
     from .report.reproduce import reproduce
 
     reproduce(args.profile, Path(args.out), methods=args.methods, data_dir=args.data_dir,
-              command=_command(args.argv))
+              command=_command(args.argv), commit=args.commit, train_missing=not args.no_train)
 
 
 def _setting(text: str) -> tuple[str, object]:
@@ -207,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results", help="results root (default: results/)")
     p.add_argument("--rows", "--methods", dest="methods", nargs="+", help="a subset of the rows (default: all)")
     p.add_argument("--data-dir")
+    p.add_argument("--commit", action="store_true",
+                   help="git-commit results/<profile>/results.json after every row (for runs longer than a sitting)")
+    p.add_argument("--no-train", action="store_true",
+                   help="train nothing: write the tables and figures from the rows results.json holds")
     p.set_defaults(handler=_reproduce)
     return parser
 

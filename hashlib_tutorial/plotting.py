@@ -99,7 +99,8 @@ def plot_precision_at_n(results: Mapping[str, Mapping[Any, float]], ax: Axes | N
 
 def plot_map_vs_bits(results: Mapping[str, Mapping[Any, float]], ax: Axes | None = None,
                      reference: Mapping[str, Mapping[Any, float]] | None = None,
-                     title: str | None = "mAP against code length") -> Axes:
+                     title: str | None = "mAP against code length",
+                     spread: Mapping[str, Mapping[Any, float]] | None = None) -> Axes:
     """mAP against the code length K, one solid line per method and dashed lines for reference numbers.
 
     Args:
@@ -108,6 +109,7 @@ def plot_map_vs_bits(results: Mapping[str, Mapping[Any, float]], ax: Axes | None
         reference: {label: {K: mAP}} reported elsewhere (a paper), drawn dashed with open markers.
             Say in the caption that they come from another protocol when they do.
         title: axes title, or None.
+        spread: {label: {K: standard deviation}} over seeds, drawn as +-1 sd error bars.
     Returns:
         the axes.
     """
@@ -116,8 +118,10 @@ def plot_map_vs_bits(results: Mapping[str, Mapping[Any, float]], ax: Axes | None
         for label, by_bits in group.items():
             ks = sorted(int(k) for k in by_bits)
             values = {int(k): v for k, v in by_bits.items()}
-            ax.plot(ks, [values[k] for k in ks], style, marker="o", markersize=5,
-                    markerfacecolor="none" if style == "--" else None, label=label)
+            errors = {int(k): v for k, v in (spread or {}).get(label, {}).items()} if style == "-" else {}
+            ax.errorbar(ks, [values[k] for k in ks], yerr=[errors.get(k, 0.0) for k in ks] if errors else None,
+                        fmt=style, marker="o", markersize=5, capsize=3,
+                        markerfacecolor="none" if style == "--" else None, label=label)
     ax.set(xlabel="code length K (bits)", ylabel="mAP", ylim=(0, 1.02))
     if title:
         ax.set_title(title)

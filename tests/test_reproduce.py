@@ -8,8 +8,11 @@ import pytest
 from hashlib_tutorial import course
 from hashlib_tutorial.report import recipe
 from hashlib_tutorial.report.papers import PAPER_MAP
-from hashlib_tutorial.report.reproduce import ROOT, reproduce, write_figures
-from hashlib_tutorial.report.rows import ABLATION_ROWS, MAIN_ROWS, row_settings, rows_for
+from hashlib_tutorial.report import reproduce as reproduce_module
+from hashlib_tutorial.report.figures import write_figures
+from hashlib_tutorial.report.reproduce import ROOT, reproduce
+from hashlib_tutorial.report.rows import ABLATION_ROWS, BITS, DEMO_ROWS, MAIN_ROWS, row_settings, rows_for, seed_keys
+from hashlib_tutorial.report.seeds import format_mean_sd, mean_sd, seed_reports, seed_values, verdict
 from hashlib_tutorial.report.tables import (BEGIN, DEMO_MARKERS, END, fill_report, headline_table, markdown_table,
                                             report_tables)
 from hashlib_tutorial.training.config import PROFILES
@@ -32,33 +35,59 @@ def fake_results(rows):
 
 def test_table_puts_the_papers_numbers_beside_ours_and_figures_are_written(tmp_path):
     results = fake_results({"dpfah": fake_report("dpfah", (16, 32), 0.5), "itq-features": fake_report("itq", (16,), 0.3),
-                            "dpfah-simam": fake_report("dpfah", (32,), 0.2)})
+                            "dpfah-simam": fake_report("dpfah", (32,), 0.2),
+                            "admth-mosaic": {**fake_report("admth", (16,), 0.9), "dataset": "cifar10-mosaic"}})
     table = markdown_table(results)
-    assert table.startswith("mAP@ALL on CIFAR-10, profile `cpu`; trained on cpu with 2 threads at commit abc")
-    assert "| dpfah | quick | 3 | 16 | 0.500 | 0.490 | 0.400 | 0.700 | 0.838 (cifar10, mAP@ALL) |" in table
-    assert "| itq-features | quick | - | 16 | 0.300 | 0.290 | 0.400 | 0.700 |  |" in table  # no epochs, no paper
+    assert table.startswith("mAP@ALL, profile `cpu`; trained on cpu with 2 threads at commit abc")
+    assert "| dpfah | quick | 3 | 16 | 0.500 | 0.490 |  | 0.400 | 0.700 | 10 | 0.838 (cifar10, mAP@ALL) |" in table
+    assert "| itq-features | quick | - | 16 | 0.300 | 0.290 |  | 0.400 | 0.700 | 10 |  |" in table  # no epochs, no paper
+    assert "| admth-mosaic | cifar10-mosaic quick (multi-label stand-in for NUS-WIDE / MS-COCO) |" in table
     assert "dpfah-simam" not in table  # ablations have their own tables
     headline = headline_table(results)
     assert "| row | 16 bits | 32 bits |" in headline and "| dpfah | 0.500 | 0.500 |" in headline
     assert "| itq-features | 0.300 |  |" in headline and "| dpfah, paper (cifar10, mAP@ALL) | 0.838 | 0.845 |" in headline
     written = write_figures({**results, "profile": "quick"}, tmp_path)
-    assert [p.name for p in written] == ["quick_pr_pn_16bits.png", "quick_pr_pn_32bits.png", "quick_map_vs_bits.png"]
+    assert [p.name for p in written] == ["quick_pr_pn_16bits.png", "quick_pr_pn_32bits.png", "quick_map_vs_bits.png",
+                                         "quick_map_vs_seconds.png"]
     assert all(p.stat().st_size > 1000 for p in written)
 
 
-def test_report_tables_show_ablations_timings_and_missing_rows():
-    rows = {"dah": fake_report("dah", (12, 24), 0.6), "dah-no-cbam": fake_report("dah", (12,), 0.55),  # any length
-            "dpfah": fake_report("dpfah", (32,), 0.5), "dpfah-backbone": fake_report("dpfah", (32,), 0.4),
-            "admth": fake_report("admth", (16, 32, 48, 64), 0.45, seconds=100.0),
-            **{f"admth-single-{b}": fake_report("admth", (b,), 0.44, seconds=50.0) for b in (16, 32, 48, 64)}}
+def test_seed_statistics_and_verdicts_by_hand():
+    rows = {"a": fake_report("dpfah", (32,), 0.50), "a-seed1": fake_report("dpfah", (32,), 0.52),
+            "a-seed2": fake_report("dpfah", (32,), 0.54), "ab": fake_report("dpfah", (32,), 0.1),
+            "b": fake_report("dpfah", (32,), 0.60), "b-seed1": fake_report("dpfah", (32,), 0.61),
+            "c": fake_report("dpfah", (32,), 0.53), "c-seed1": fake_report("dpfah", (32,), 0.55)}
+    assert [r["results"]["32"]["mAP"] for r in seed_reports(rows, "a")] == [0.50, 0.52, 0.54]  # not "ab"
+    mean, sd = mean_sd(seed_values(rows, "a", "32"))
+    assert mean == pytest.approx(0.52) and sd == pytest.approx(0.02)  # sqrt((0.02^2 + 0 + 0.02^2) / 2)
+    assert format_mean_sd([0.50, 0.52, 0.54]) == "0.520 +- 0.020 (3 seeds)"
+    assert format_mean_sd([]) == "not run"
+    # b - a = 0.085 > 0.020 + 0.0071: measurable; c - a = 0.02 < 0.020 + 0.014: not
+    assert verdict(seed_values(rows, "b", "32"), seed_values(rows, "a", "32")) == "+0.085 (measurable)"
+    assert verdict(seed_values(rows, "c", "32"), seed_values(rows, "a", "32")) == "no measurable difference (+0.020)"
+    assert verdict([0.5], [0.4, 0.41]) == "fewer than 2 seeds"
+
+
+def test_report_tables_show_seeded_ablations_timings_and_missing_rows():
+    rows = {"dah": fake_report("dah", (48,), 0.9), "dah-lengths": fake_report("dah", (12, 24), 0.6),
+            "dah-recipe": fake_report("dah", (48,), 0.5), "dah-recipe-seed1": fake_report("dah", (48,), 0.52),
+            "dah-no-cbam": fake_report("dah", (48,), 0.55), "dah-no-cbam-seed1": fake_report("dah", (48,), 0.57),
+            "dpfah-backbone": fake_report("dpfah", (32,), 0.4),
+            **{key: fake_report("admth", BITS, 0.45, seconds=100.0) for key in ("admth-recipe", "admth-recipe-seed1")},
+            **{f"admth-single-{b}{s}": fake_report("admth", (b,), 0.44, seconds=50.0) for b in BITS
+               for s in ("", "-seed1")}}
     text = report_tables(fake_results(rows))
-    assert "9 rows; the invocations that finished them took 9 min in all" in text
-    assert "| 12 | 0.600 | 0.925 | 0.550 | not run | 0.700 | 123 | 0.050 |" in text
-    assert "| 24 | 0.600 | 0.922 | not run | not run | 0.700 | 123 | 0.050 |" in text
-    assert "| ResNet-18 + DPSH likelihood (backbone) | dpfah-backbone | 0.400 | 0.390 | 0.700 |" in text
-    assert "| + SimAM at the stem | dpfah-simam | not run | not run | not run |" in text
-    assert "| 16 | 0.450 | 0.440 |" in text
-    assert "multi-length 100, four single-length runs 200 (ratio 0.50)" in text
+    assert "17 rows (seeds counted); the invocations that finished them took 17 min in all" in text
+    assert "| 12 | dah-lengths | 3 | 0.600 | 0.925 | 0.700 | 123 | 0.050 |" in text
+    assert "| 48 | dah | 3 | 0.900 | 0.923 | 0.700 | 123 | 0.050 |" in text
+    assert "| DAH (CBAM, DAH's loss) | dah-recipe | 48 | 0.510 +- 0.014 (2 seeds) |  |  |" in text
+    assert ("| NoneA-DAH (no CBAM) | dah-no-cbam | 48 | 0.560 +- 0.014 (2 seeds) | dah-recipe | "
+            "+0.050 (measurable) |") in text
+    assert "| DPSH's loss, same network | dah-dpsh-loss | 48 | not run | dah-recipe |  |" in text
+    assert "| + SimAM at the stem | dpfah-simam | 32 | not run | dpfah-backbone |  |" in text
+    assert ("| single-length run, 16 bits | admth-single-16 | 16 | 0.440 +- 0.000 (2 seeds) | admth-recipe | "
+            "-0.010 (measurable) |") in text
+    assert "one multi-length run 100 +- 0 (2 seeds), four single-length runs 200 +- 0 (2 seeds) (ratio 0.50)" in text
 
 
 def test_rows_per_profile_and_their_settings(tmp_path):
@@ -70,18 +99,55 @@ def test_rows_per_profile_and_their_settings(tmp_path):
     assert demo.epochs < quick.epochs and {**demo.to_dict(), "epochs": 0} == {**quick.to_dict(), "epochs": 0,
                                                                                  "profile": "demo"}
     assert row_settings("itq-features", "cpu", tmp_path) == {"input_features": f"{tmp_path}/dpsh"}
+    assert all(len(row.seeds) >= 3 for row in ABLATION_ROWS.values())
+    assert seed_keys("dah-no-cbam", ABLATION_ROWS["dah-no-cbam"]) == ["dah-no-cbam", "dah-no-cbam-seed1",
+                                                                      "dah-no-cbam-seed2"]
+    assert row_settings("dah-no-cbam", "cpu", tmp_path, seed=2)["seed"] == 2
     # every row builds a valid method under every profile (catches a typo in an override)
     for profile in PROFILES:
-        for label, (method, bits, _) in rows_for(profile).items():
-            for b in ([bits] if method == "admth" else bits):
-                build_method(method, b, profile, **row_settings(label, profile, tmp_path))
-    loss_ablation = build_method("dpsh", 48, "cpu", **row_settings("dah-dpsh-loss", "cpu", tmp_path)).config
+        for label, row in rows_for(profile).items():
+            for b in ([row.bits] if row.method == "admth" else row.bits):
+                build_method(row.method, b, profile, **row_settings(label, profile, tmp_path))
+    # DAH's report row: its own protocol and network; its ablations: the quick network on cifar10
     dah = build_method("dah", 48, "cpu").config
-    assert (loss_ablation.backbone, loss_ablation.attention, loss_ablation.epochs) == (dah.backbone, "cbam", dah.epochs)
+    assert (dah.protocol, dah.backbone, dah.attention) == ("cifar10-2", "dah_resnet30", "cbam")
+    recipe = build_method("dah", 48, "cpu", **row_settings("dah-recipe", "cpu", tmp_path)).config
+    quick_dah = build_method("dah", 48, "quick").config
+    assert (recipe.protocol, recipe.backbone, recipe.backbone_kwargs) == ("cifar10", "resnet18", quick_dah.backbone_kwargs)
+    loss_ablation = build_method("dpsh", 48, "cpu", **row_settings("dah-dpsh-loss", "cpu", tmp_path)).config
+    assert (loss_ablation.backbone_kwargs, loss_ablation.attention, loss_ablation.epochs, loss_ablation.loss_weights) \
+        == (recipe.backbone_kwargs, "cbam", recipe.epochs, {"eta": 0.1})
+    paper = build_method("dah", 48, "cpu", **row_settings("dah-paper-objective", "cpu", tmp_path)).config
+    assert (paper.departures, paper.optimizer, paper.loss_weights, paper.epochs) == ((), "adam", {"class": 1.0},
+                                                                                    recipe.epochs)
     with pytest.raises(ValueError, match="unknown rows"):
         reproduce("demo", tmp_path, methods=["dpfah-simam"])  # an ablation is not a demo row
     with pytest.raises(ValueError, match="unknown profile"):
         reproduce("fast", tmp_path)
+
+
+def test_reproduce_reads_back_rows_with_their_settings_and_trains_only_the_rest(tmp_path, monkeypatch):
+    trained = []
+
+    def fake_train(method, bits, run_dir, profile, **kwargs):
+        trained.append(run_dir.name)
+        config = {**build_method(method, bits if method == "admth" else bits[0], profile, **{
+            k: v for k, v in kwargs.items() if k not in ("resume", "command")}).config.as_saved(), "bits": list(bits)}
+        return {**fake_report(method, bits, 0.5), "config": config}
+
+    monkeypatch.setattr(reproduce_module, "train", fake_train)
+    monkeypatch.setattr(reproduce_module, "write_figures", lambda *a: [])
+    reproduce("demo", tmp_path)
+    assert trained == list(DEMO_ROWS)
+    trained.clear()
+    reproduce("demo", tmp_path)  # everything is in results.json: nothing trains
+    assert trained == []
+    path = tmp_path / "demo" / "results.json"
+    results = json.loads(path.read_text())
+    results["rows"]["dah"]["config"]["epochs"] += 1  # trained with other settings than the row has now
+    path.write_text(json.dumps(results))
+    reproduce("demo", tmp_path)
+    assert trained == ["dah"]
 
 
 def test_course_reuses_a_run_only_when_its_configuration_matches(tmp_path, monkeypatch):

@@ -1,39 +1,43 @@
-"""``python -m hashlib_tutorial reproduce --profile quick|cpu|paper``: every method at every code length.
+"""``python -m hashlib_tutorial reproduce --profile demo|quick|cpu|paper``: the report's rows, trained and evaluated.
 
-Writes ``results/<profile>/runs/<row>/`` (one resumable run per row of the table),
+Writes ``results/<profile>/runs/<row>/`` (one resumable run per row and seed),
 ``results/<profile>/results.json`` (every number with its provenance, rewritten after each row),
-``results/<profile>/results.md`` (the report's tables, generated from results.json) and PR /
-precision@N / mAP-vs-bits figures into ``figures/``. An interrupted reproduce continues where it
-stopped: finished rows are read back, the others resume from their last epoch.
+``results/<profile>/results.md`` (the report's tables, generated from results.json) and the figures
+of :mod:`report.figures` into ``figures/``. An interrupted reproduce continues where it stopped: a row
+already in results.json, or finished in its run folder, with the settings the row has now, is read
+back; any other row trains (resuming from its last epoch). ``commit=True`` commits results.json after
+every row, so a run that outlives a working session keeps what it finished.
 
 Profiles (see :data:`training.config.PROFILES`): ``demo`` (``make demo``: one model of each paper and the
 baselines, at most 20 minutes on 2 cores), ``quick`` (the main rows, every length), ``cpu`` (the
-reproduction report: the ``cifar10`` protocol, the main rows and the ablations), ``paper`` (the
-papers' settings, for a GPU).
+reproduction report: each paper on its protocol, the main rows, and the ablations at 3 seeds),
+``paper`` (the papers' settings, for a GPU).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-
-from ..plotting import plot_map_vs_bits, plot_pr_curves, plot_precision_at_n
-from ..training.config import PROFILES
-from ..training.runs import git_commit, provenance, resolve_device, save_json
+from ..training.config import PROFILES, resolve_config
+from ..training.runs import changed_settings, git_commit, provenance, resolve_device, save_json
 from ..training.train import train
+from .figures import write_figures
 from .papers import PAPER_MAP
-from .rows import MAIN_ROWS, row_settings, rows_for
+from .rows import row_settings, rows_for, seed_key
 from .tables import DEMO_MARKERS, fill_report, headline_table, markdown_table, report_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def reproduce(profile: str, out_root: Path = ROOT / "results", methods: list[str] | None = None,
-              data_dir: str | None = None, command: str = "") -> dict:
-    """Train and evaluate every row (or the rows named in ``methods``), then write results and figures."""
+              data_dir: str | None = None, command: str = "", commit: bool = False, train_missing: bool = True) -> dict:
+    """Train and evaluate every row and seed (or the rows named in ``methods``), then write results and figures.
+
+    ``train_missing=False`` trains nothing: the tables and figures are written from the finished rows.
+    """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     rows_wanted = rows_for(profile)
@@ -43,21 +47,30 @@ def reproduce(profile: str, out_root: Path = ROOT / "results", methods: list[str
     out, started = Path(out_root) / profile, time.time()
     git_commit()  # the code as it is now, when the run starts (cached for the provenance)
     runs, results_path = out / "runs", out / "results.json"
-    rows = json.loads(results_path.read_text())["rows"] if results_path.exists() else {}
-    for label, (method, bits, _) in rows_wanted.items():
-        if methods and label not in methods:
-            continue
-        run_dir = runs / label
-        done = run_dir / "metrics.json"
-        if done.exists() and set(json.loads(done.read_text())["results"]) == set(map(str, bits)):
-            rows[label] = json.loads(done.read_text())  # finished earlier
-        else:
-            print(f"== {label}: {method} at {', '.join(map(str, bits))} bits ({profile} profile)", flush=True)
-            rows[label] = train(method, bits, run_dir, profile, resume=True, command=command,
-                                **row_settings(label, profile, runs, data_dir))
-            results = _results(profile, rows, command, started)
-            save_json(results_path, results)  # after every row: an interruption keeps what is done
-    results = _results(profile, {k: rows[k] for k in rows_wanted if k in rows}, command, started)
+    saved = json.loads(results_path.read_text())["rows"] if results_path.exists() else {}
+    rows = {}  # the finished rows, with the settings each row has now
+    for label, row in rows_wanted.items():
+        for seed in row.seeds:
+            key = seed_key(label, seed)
+            settings = row_settings(label, profile, runs, data_dir, seed)
+            wanted = {**resolve_config(row.method, row.bits, profile, **settings).as_saved(), "bits": list(row.bits)}
+            done = runs / key / "metrics.json"
+            finished = [r for r in (saved.get(key), json.loads(done.read_text()) if done.exists() else None)
+                        if _stale(r, wanted) is None]
+            if finished:
+                rows[key] = finished[0]
+                continue
+            if not train_missing or (methods and label not in methods):
+                continue
+            if key in saved:
+                print(f"== {key}: results.json holds it with other settings ({_stale(saved[key], wanted)}); "
+                      "training it again")
+            print(f"== {key}: {row.method} at {', '.join(map(str, row.bits))} bits ({profile} profile)", flush=True)
+            rows[key] = train(row.method, row.bits, runs / key, profile, resume=True, command=command, **settings)
+            save_json(results_path, _results(profile, rows, command, started))  # after every row
+            if commit:
+                _commit(results_path, f"reproduce --profile {profile}: row {key}")
+    results = _results(profile, rows, command, started)
     save_json(results_path, results)
     (out / "results.md").write_text(report_tables(results))
     if Path(out_root).resolve() == (ROOT / "results").resolve():
@@ -71,34 +84,31 @@ def reproduce(profile: str, out_root: Path = ROOT / "results", methods: list[str
     return results
 
 
+def _stale(report: dict | None, wanted: dict) -> str | None:
+    """None if ``report`` is a finished row trained with the ``wanted`` settings, else what differs."""
+    if report is None or "config" not in report:
+        return "not run"
+    if set(report["results"]) != set(map(str, wanted["bits"])):
+        return f"code lengths {sorted(report['results'])}"
+    ignored = {"data_dir": None, "bits": None}
+    where = lambda config: {"input_features": Path(config.get("input_features", "pixels")).name}  # noqa: E731 (a clone moves runs/)
+    changed = changed_settings({**report["config"], **ignored, **where(report["config"])},
+                               {**wanted, **ignored, **where(wanted)})
+    return ", ".join(changed) or None
+
+
+def _commit(path: Path, message: str) -> None:
+    """Commit ``path`` alone (the rest of the work tree is left as it is); a warning if git refuses."""
+    done = subprocess.run(["git", "add", "--", str(path)], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode == 0:
+        done = subprocess.run(["git", "commit", "--only", "-m", message, "--", str(path)], cwd=ROOT,
+                              capture_output=True, text=True)
+    if done.returncode:
+        print(f"warning: could not commit {path}: {done.stderr.strip() or done.stdout.strip()}")
+
+
 def _results(profile: str, rows: dict, command: str, started: float) -> dict:
     return {
         "profile": profile, "rows": rows, "paper": PAPER_MAP,
         "provenance": provenance(command, resolve_device(), started),
     }
-
-
-def write_figures(results: dict, folder: Path) -> list[Path]:
-    """PR and precision@N curves per code length, and mAP against code length per main row (via :mod:`plotting`)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    profile, written = results["profile"], []
-    main = {label: report["results"] for label, report in results["rows"].items() if label in MAIN_ROWS}
-    for bits in sorted({int(b) for by_bits in main.values() for b in by_bits}):
-        at_bits = {label: by_bits[str(bits)] for label, by_bits in main.items() if str(bits) in by_bits}
-        fig, (pr, pn) = plt.subplots(1, 2, figsize=(10, 4))
-        plot_pr_curves({label: (r["pr_curve"]["precision"], r["pr_curve"]["recall"]) for label, r in at_bits.items()},
-                       pr, title=f"PR over Hamming radius, {bits} bits")
-        plot_precision_at_n({label: r["precision_at_n"] for label, r in at_bits.items()}, pn,
-                            title=f"precision@N, {bits} bits")
-        written.append(_save(fig, folder / f"{profile}_pr_pn_{bits}bits.png"))
-    fig, ax = plt.subplots(figsize=(6, 4))
-    plot_map_vs_bits({label: {b: r["mAP"] for b, r in by_bits.items()} for label, by_bits in main.items()}, ax,
-                     title=f"mAP against code length ({profile})")
-    written.append(_save(fig, folder / f"{profile}_map_vs_bits.png"))
-    return written
-
-
-def _save(fig, path: Path) -> Path:
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path

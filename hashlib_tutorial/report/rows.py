@@ -1,65 +1,136 @@
-"""What ``reproduce`` trains: the rows of the report's tables, each a method, its code lengths and its overrides."""
+"""What ``reproduce`` trains: the rows of the report's tables, each a method, its code lengths, its
+overrides and its seeds.
+
+Main rows train once (seed 0) at the profile's full budget. Ablation rows (profiles ``cpu`` and
+``paper``) train at every seed of :data:`SEEDS`, so the report can give a mean and a spread and call a
+difference only where it exceeds the spread; under ``cpu`` they run at the ablation budget of
+:func:`ablation`, on the ``cifar10`` protocol. Seed s > 0 of row ``label`` is stored as ``label-seed{s}``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..training.config import profile_settings
+from ..training.config import merge, profile_settings
 
 BITS = (16, 32, 48, 64)
+SEEDS = (0, 1, 2)
+ABLATION_EPOCHS = {"dpfah": 30, "dah": 20, "admth": 15}  # the ablation budget under ``cpu``
 
 
-def _on_dah_backbone(profile: str) -> dict:
-    """Overrides that put a method on DAH's backbone with DAH's training settings (the loss ablation)."""
-    dah = profile_settings("dah", profile)
-    keys = ("epochs", "batch_size", "optimizer", "lr", "lr_schedule", "image_size", "backbone", "backbone_kwargs",
-            "attention", "augment", "precision", "channels_last")
-    return {"protocol": dah.get("protocol", "quick"), **{k: dah[k] for k in keys if k in dah}}
+@dataclass(frozen=True)
+class Row:
+    """A method at its code lengths, with TrainConfig overrides (a dict, or a function of the profile)."""
+
+    method: str
+    bits: tuple[int, ...]
+    overrides: dict | Callable[[str], dict] = field(default_factory=dict)
+    seeds: tuple[int, ...] = (0,)
+
+    def settings(self, profile: str) -> dict:
+        return self.overrides(profile) if callable(self.overrides) else self.overrides
 
 
-# row label: (method, code lengths, overrides or a function of the profile). Rows run in this order,
-# most important first (itq-features needs dpsh), so an interrupted run has the main table.
+def ablation(method: str, changes: dict | None = None, settings_of: str | None = None) -> Callable[[str], dict]:
+    """Overrides of an ablation row: under ``cpu``, the cpu settings of ``settings_of`` (default: the
+    method) with the quick network on the ``cifar10`` protocol for ABLATION_EPOCHS epochs, then
+    ``changes``; under ``paper``, the paper's settings of ``settings_of``, then ``changes``. Another
+    method's settings lend their network and training, not their objective (departures, loss weights)."""
+    def overrides(profile: str) -> dict:
+        owner = settings_of or method
+        if profile == "cpu":
+            base = {**profile_settings(owner, "quick"), "protocol": "cifar10", "epochs": ABLATION_EPOCHS[owner],
+                    "eval_every": ABLATION_EPOCHS[owner], "compile": True}
+        else:
+            base = dict(profile_settings(owner, profile)) if settings_of else {}
+        if settings_of:
+            base = {k: v for k, v in base.items() if k not in ("departures", "loss_weights")}
+        return merge(base, changes or {})
+    return overrides
+
+
+def _seeded(method: str, bits: tuple[int, ...], changes: dict | None = None, settings_of: str | None = None) -> Row:
+    return Row(method, bits, ablation(method, changes, settings_of), SEEDS)
+
+
+# What each paper's objective and optimiser are, on the CPU network: the paper-faithful rows.
+PAPER_OBJECTIVE = {
+    "dpfah": {"optimizer": "rmsprop", "lr": 5e-5, "weight_decay": 1e-5, "lr_schedule": "constant", "grad_clip": 0.0,
+              "label_smoothing": 0.0, "loss_weights": {"eta": 10.0, "zeta": 0.1}},
+    "dah": {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "lr_schedule": "constant", "grad_clip": 0.0,
+            "label_smoothing": 0.0, "augment": False, "departures": [], "loss_weights": {"class": 1.0}},
+    "admth": {"departures": [], "label_smoothing": 0.0, "loss_weights": {"alpha": 20.0, "beta": 1.0, "gamma": 0.0}},
+}
+
+# Rows run in this order, most important first (itq-features needs dpsh), so an interrupted run has
+# the headline numbers.
 MAIN_ROWS = {
-    "dpfah": ("dpfah", BITS, {}),
-    "dah": ("dah", (12, 24, 36, 48), {}),
-    "admth": ("admth", BITS, {}),
-    "dpsh": ("dpsh", BITS, {}),
-    "dsh": ("dsh", BITS, {}),
-    "lsh": ("lsh", BITS, {}),
-    "itq": ("itq", BITS, {}),
-    "itq-features": ("itq", BITS, {"input_features": "{runs}/dpsh"}),
+    "dah": Row("dah", (48,)),  # cpu: DAH's own protocol and network, see config.DAH
+    "dpfah": Row("dpfah", BITS),
+    "admth": Row("admth", BITS),
+    "admth-mosaic": Row("admth", BITS, {"dataset": "cifar10-mosaic"}),
+    "dah-lengths": Row("dah", (12, 24, 36), lambda p: {"epochs": 3} if p == "cpu" else {}),
+    "dpsh": Row("dpsh", BITS, lambda p: {"epochs": ABLATION_EPOCHS["dpfah"]} if p == "cpu" else {}),
+    "dsh": Row("dsh", BITS, lambda p: {"epochs": ABLATION_EPOCHS["dpfah"]} if p == "cpu" else {}),
+    "lsh": Row("lsh", BITS),
+    "itq": Row("itq", BITS),
+    "itq-features": Row("itq", BITS, {"input_features": "{runs}/dpsh"}),
 }
 # make demo: one model of each paper (ADMTH's one model learns every length) and the non-deep baselines
 # (DPSH, trained by the course notebooks, is left out to keep make demo within 20 minutes).
 DEMO_ROWS = {
-    "dpfah": ("dpfah", (32,), {}),
-    "dah": ("dah", (48,), {}),
-    "admth": ("admth", BITS, {}),
-    "lsh": ("lsh", BITS, {}),
-    "itq": ("itq", BITS, {}),
+    "dpfah": Row("dpfah", (32,)),
+    "dah": Row("dah", (48,)),
+    "admth": Row("admth", BITS),
+    "lsh": Row("lsh", BITS),
+    "itq": Row("itq", BITS),
 }
-# Ablations (profiles cpu and paper), at one code length where a row would otherwise cost four runs.
+# Ablations (profiles cpu and paper), each at every seed, at one code length where a row would
+# otherwise cost four runs. Each paper's block starts with the recipe at the ablation budget.
 ABLATION_ROWS = {
-    "dpfah-backbone": ("dpfah", (32,), {"attention": None, "loss_weights": {"eta": 0.0, "zeta": 0.0}}),
-    "dpfah-simam": ("dpfah", (32,), {"loss_weights": {"eta": 0.0, "zeta": 0.0}}),
-    "dpfah-no-simam": ("dpfah", (32,), {"attention": None}),
-    "dpfah-simam-blocks": ("dpfah", (32,), {"backbone_kwargs": {"placement": "blocks"}}),
-    "dah-no-cbam": ("dah", (48,), {"attention": None}),
-    "dah-dpsh-loss": ("dpsh", (48,), _on_dah_backbone),
-    **{f"admth-single-{k}": ("admth", (k,), {}) for k in BITS},
+    # DPFAH Table 5: backbone, + SimAM, + the quantisation and class losses; SimAM at the stem or in every block
+    "dpfah-recipe": _seeded("dpfah", (32,)),
+    "dpfah-backbone": _seeded("dpfah", (32,), {"attention": None, "loss_weights": {"eta": 0.0, "zeta": 0.0}}),
+    "dpfah-simam": _seeded("dpfah", (32,), {"loss_weights": {"eta": 0.0, "zeta": 0.0}}),
+    "dpfah-no-simam": _seeded("dpfah", (32,), {"attention": None}),
+    "dpfah-simam-blocks": _seeded("dpfah", (32,), {"backbone_kwargs": {"placement": "blocks"}}),
+    "dpfah-paper-objective": _seeded("dpfah", (32,), PAPER_OBJECTIVE["dpfah"]),
+    # DAH Tables 3-5 on DAH's CPU network: CBAM or none (NoneA-DAH), DAH's loss or DPSH's
+    "dah-recipe": _seeded("dah", (48,)),
+    "dah-no-cbam": _seeded("dah", (48,), {"attention": None}),
+    "dah-dpsh-loss": _seeded("dpsh", (48,), {"attention": "cbam", "loss_weights": {"eta": 0.1}}, settings_of="dah"),
+    "dah-paper-objective": _seeded("dah", (48,), PAPER_OBJECTIVE["dah"]),
+    # ADMTH Table 2 (where the branches split), SE on and off, Table 3 (one multi-length run vs four)
+    "admth-recipe": _seeded("admth", BITS),
+    "admth-split-1": _seeded("admth", BITS, {"branches": {"split_at": 1}}),
+    "admth-no-se": _seeded("admth", BITS, {"attention": None}),
+    "admth-paper-objective": _seeded("admth", BITS, PAPER_OBJECTIVE["admth"]),
+    **{f"admth-single-{k}": _seeded("admth", (k,)) for k in BITS},
 }
 
 
-def rows_for(profile: str) -> dict:
+def rows_for(profile: str) -> dict[str, Row]:
     """The rows ``reproduce`` runs for a profile: the demo's, the main table, or it and the ablations."""
     return {"demo": DEMO_ROWS, "quick": MAIN_ROWS}.get(profile, {**MAIN_ROWS, **ABLATION_ROWS})
 
 
-def row_settings(label: str, profile: str, runs: Path, data_dir: str | None = None) -> dict:
-    """The TrainConfig overrides of one row under a profile."""
-    _, _, overrides = rows_for(profile)[label]
-    overrides = overrides(profile) if callable(overrides) else overrides
+def seed_key(label: str, seed: int) -> str:
+    """The results key (and run folder) of one seed of a row: the label itself for seed 0."""
+    return label if seed == 0 else f"{label}-seed{seed}"
+
+
+def seed_keys(label: str, row: Row) -> list[str]:
+    return [seed_key(label, s) for s in row.seeds]
+
+
+def row_settings(label: str, profile: str, runs: Path, data_dir: str | None = None, seed: int = 0) -> dict:
+    """The TrainConfig overrides of one seed of a row under a profile."""
+    overrides = rows_for(profile)[label].settings(profile)
     settings = {k: v.format(runs=runs) if isinstance(v, str) else v for k, v in overrides.items()}
+    if seed:
+        settings["seed"] = seed
     if data_dir:
         settings["data_dir"] = data_dir
     return settings

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..training.registry import method_class
 from .papers import PAPER_ADMTH_SECONDS, PAPER_DAH_ENCODE_US, PAPER_MAP
 from .rows import BITS, MAIN_ROWS
+from .seeds import format_mean_sd, mean_sd, seed_reports, seed_values, verdict
 
 
 def _epochs(report: dict) -> str:
@@ -15,22 +16,38 @@ def _epochs(report: dict) -> str:
     return str(report.get("config", {}).get("epochs", "")) if deep else "-"  # lsh, itq: no training epochs
 
 
+def _data(report: dict) -> str:
+    """The row's data and protocol; the mosaics say what they stand in for."""
+    dataset = report.get("dataset", "cifar10")
+    if dataset == "cifar10-mosaic":
+        return f"cifar10-mosaic {report['protocol']} (multi-label stand-in for NUS-WIDE / MS-COCO)"
+    return report["protocol"] if dataset == "cifar10" else f"{dataset} {report['protocol']}"
+
+
+def _paper_row(label: str, report: dict) -> dict | None:
+    """The paper's numbers for a main row of the paper's own method on CIFAR-10 (not the mosaics)."""
+    same = label in (report["method"], f"{report['method']}-lengths") and report.get("dataset", "cifar10") == "cifar10"
+    return PAPER_MAP.get(report["method"]) if same else None
+
+
 def markdown_table(results: dict) -> str:
     """mAP per main row and code length, with the papers' numbers (and their protocols) beside ours."""
     trained = [r["provenance"] for r in results["rows"].values() if "provenance" in r]
     distinct = lambda key: ", ".join(sorted({str(p[key]) for p in trained}))  # noqa: E731
-    lines = [f"mAP@ALL on CIFAR-10, profile `{results['profile']}`; trained on {distinct('device')} with "
+    lines = [f"mAP@ALL, profile `{results['profile']}`; trained on {distinct('device')} with "
              f"{distinct('threads')} threads at commit {distinct('git_commit')}", "",
-             "| row | protocol | epochs | bits | mAP (ours) | tie-aware | P@r<=2 | P@1000 | paper mAP (its protocol) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| row | data and protocol | epochs | bits | mAP (ours) | tie-aware | chance | P@r<=2 | P@1000 | "
+             "train s | paper mAP (its protocol) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, report in results["rows"].items():
         if label not in MAIN_ROWS:
             continue
-        paper = PAPER_MAP.get(report["method"]) if label == report["method"] else None
+        paper = _paper_row(label, report)
         for bits, r in report["results"].items():
             theirs = f"{paper['mAP'][bits]:.3f} ({paper['protocol']})" if paper and bits in paper["mAP"] else ""
-            lines.append(f"| {label} | {report['protocol']} | {_epochs(report)} | {bits} | {r['mAP']:.3f} | "
-                         f"{r['mAP_tie_aware']:.3f} | {r['precision_radius2']:.3f} | {_p1000(r)} | {theirs} |")
+            chance = "" if r.get("chance") is None else f"{r['chance']:.3f}"
+            lines.append(f"| {label} | {_data(report)} | {_epochs(report)} | {bits} | {r['mAP']:.3f} | "
+                         f"{r['mAP_tie_aware']:.3f} | {chance} | {r['precision_radius2']:.3f} | {_p1000(r)} | "
+                         f"{r.get('train_seconds', 0):.0f} | {theirs} |")
     return "\n".join(lines) + "\n"
 
 
@@ -39,14 +56,33 @@ def _p1000(r: dict) -> str:
     return "" if value is None else f"{value:.3f}"
 
 
-def _tie_aware(r: dict) -> str:
-    return f"{r['mAP_tie_aware']:.3f}"
+def seeded_table(rows: dict, entries: list[tuple[str, str, str | None]], bits: list[str]) -> str:
+    """One line per (name, row, compared-with row) and code length: mean +- sd over seeds, and the verdict."""
+    lines = ["| | row | bits | mAP, mean +- sd | against | difference |", "|---|---|---|---|---|---|"]
+    for name, label, against in entries:
+        for b in bits:
+            values = seed_values(rows, label, b)
+            versus = verdict(values, seed_values(rows, against, b)) if against else ""
+            lines.append(f"| {name} | {label} | {b} | {format_mean_sd(values)} | {against or ''} | {versus} |")
+    return "\n".join(lines) + "\n"
 
 
-def _cell(results: dict, label: str, bits: str, value=lambda r: f"{r['mAP']:.3f}") -> str:
-    """``value`` of one row at one length, or "not run"."""
-    r = results["rows"].get(label, {}).get("results", {}).get(bits)
-    return "not run" if r is None else value(r)
+def _seconds(rows: dict, label: str) -> list[float]:
+    return [next(iter(r["results"].values()))["train_seconds"] for r in seed_reports(rows, label)]
+
+
+DEPARTURES = [(p, f"{p}-recipe", f"{p}-paper-objective", bits) for p, bits in
+              (("dpfah", ["32"]), ("dah", ["48"]), ("admth", list(map(str, BITS))))]
+DPFAH_TABLE5 = [("ResNet-18 + DPSH likelihood (backbone)", "dpfah-backbone", None),
+                ("+ SimAM at the stem", "dpfah-simam", "dpfah-backbone"),
+                ("+ quantisation and class losses (DPFAH)", "dpfah-recipe", "dpfah-simam"),
+                ("DPFAH without SimAM", "dpfah-no-simam", "dpfah-recipe"),
+                ("DPFAH with SimAM in every block", "dpfah-simam-blocks", "dpfah-recipe")]
+DAH_ABLATION = [("DAH (CBAM, DAH's loss)", "dah-recipe", None), ("NoneA-DAH (no CBAM)", "dah-no-cbam", "dah-recipe"),
+                ("DPSH's loss, same network", "dah-dpsh-loss", "dah-recipe")]
+ADMTH_ABLATION = [("ADMTH (split at the first FC, SE)", "admth-recipe", None),
+                  ("branches split at the second FC", "admth-split-1", "admth-recipe"),
+                  ("no SE", "admth-no-se", "admth-recipe")]
 
 
 def report_tables(results: dict) -> str:
@@ -54,44 +90,45 @@ def report_tables(results: dict) -> str:
     rows = results["rows"]
     minutes = sum(r["provenance"]["seconds"] for r in rows.values() if "provenance" in r) / 60
     parts = ["## Main table\n", markdown_table(results),
-             f"\n{len(rows)} rows; the invocations that finished them took {minutes:.0f} min in all (the sum of "
-             "each row's `provenance.seconds`; a row resumed after an interruption counts only its last part).\n"]
-    dah_bits = list(rows.get("dah", {}).get("results", {}))
-    if dah_bits:
-        lines = ["| bits | mAP | paper mAP | NoneA-DAH (no CBAM) | DPSH loss, same backbone | P@1000 | "
+             f"\n{len(rows)} rows (seeds counted); the invocations that finished them took {minutes:.0f} min in all "
+             "(the sum of each row's `provenance.seconds`; a row resumed after an interruption counts only its "
+             "last part).\n"]
+    if any(recipe in rows for _, recipe, _, _ in DEPARTURES):
+        lines = [seeded_table(rows, [(f"{p}: CPU recipe", recipe, None), (f"{p}: the paper's objective and optimiser",
+                                                                         paper, recipe)], bits)
+                 for p, recipe, paper, bits in DEPARTURES]
+        parts += ["\n## What the departures buy: the paper-faithful objective beside the recipe, same budget\n",
+                  "\n".join(lines)]
+    dah_lengths = {**rows.get("dah-lengths", {}).get("results", {}), **rows.get("dah", {}).get("results", {})}
+    if dah_lengths:
+        lines = ["| bits | row | epochs | mAP | paper mAP | P@1000 | "
                  f"encode us/img (paper: {PAPER_DAH_ENCODE_US:,}) | bit balance: mean abs(fraction of ones - 1/2) |",
                  "|---|---|---|---|---|---|---|---|"]
-        for b in dah_bits:
-            r = rows["dah"]["results"][b]
-            paper = PAPER_MAP["dah"]["mAP"].get(b)
-            lines.append(f"| {b} | {r['mAP']:.3f} | {'' if paper is None else f'{paper:.3f}'} | "
-                         f"{_cell(results, 'dah-no-cbam', b)} | {_cell(results, 'dah-dpsh-loss', b)} | {_p1000(r)} | "
+        for b in sorted(dah_lengths, key=int):
+            label = "dah" if b in rows.get("dah", {}).get("results", {}) else "dah-lengths"
+            r, paper = dah_lengths[b], PAPER_MAP["dah"]["mAP"].get(b)
+            lines.append(f"| {b} | {label} | {_epochs(rows[label])} | {r['mAP']:.3f} | "
+                         f"{'' if paper is None else f'{paper:.3f}'} | {_p1000(r)} | "
                          f"{r['encode_us_per_image']:.0f} | {r['bit_balance']['mean_abs_deviation']:.3f} |")
-        parts += ["\n## DAH (Tables 2-5)\n", "\n".join(lines) + "\n"]
-    ablation = [("ResNet-18 + DPSH likelihood (backbone)", "dpfah-backbone"), ("+ SimAM at the stem", "dpfah-simam"),
-                ("+ quantisation and class losses (DPFAH)", "dpfah"), ("DPFAH without SimAM", "dpfah-no-simam"),
-                ("DPFAH with SimAM in every block", "dpfah-simam-blocks")]
-    if any(label in rows for _, label in ablation[:2]):
-        lines = ["| 32 bits | row | mAP | tie-aware | P@1000 |", "|---|---|---|---|---|"]
-        for name, label in ablation:
-            lines.append(f"| {name} | {label} | {_cell(results, label, '32')} | "
-                         f"{_cell(results, label, '32', _tie_aware)} | "
-                         f"{_cell(results, label, '32', _p1000)} |")
-        parts += ["\n## DPFAH ablation (Table 5)\n", "\n".join(lines) + "\n"]
-    if "admth" in rows:
-        singles = {b: rows.get(f"admth-single-{b}") for b in map(str, BITS)}
-        lines = ["| bits | multi-length | single-length |", "|---|---|---|"]
-        for b in map(str, BITS):
-            lines.append(f"| {b} | {_cell(results, 'admth', b)} | {_cell(results, f'admth-single-{b}', b)} |")
-        multi = rows["admth"]["results"][str(BITS[0])]["train_seconds"]
-        single_total = (sum(s["results"][b]["train_seconds"] for b, s in singles.items()) if all(singles.values())
-                        else None)
-        timing = (f"Training time (seconds, the same epochs): multi-length {multi:.0f}, four single-length runs "
-                  + ("not run" if single_total is None else f"{single_total:.0f} (ratio {multi / single_total:.2f})")
-                  + f"; the paper: {PAPER_ADMTH_SECONDS['multi-length']} vs "
-                  f"{PAPER_ADMTH_SECONDS['four single-length runs']} "
-                  f"(ratio {PAPER_ADMTH_SECONDS['multi-length'] / PAPER_ADMTH_SECONDS['four single-length runs']:.2f}).")
-        parts += ["\n## ADMTH (Tables 2-5)\n", "\n".join(lines) + "\n", "\n" + timing + "\n"]
+        parts += ["\n## DAH on its own protocol (Table 2)\n", "\n".join(lines) + "\n"]
+    if "dah-recipe" in rows:
+        parts += ["\n## DAH ablations (Tables 3-5)\n", seeded_table(rows, DAH_ABLATION, ["48"])]
+    if "dpfah-recipe" in rows or "dpfah-backbone" in rows:
+        parts += ["\n## DPFAH ablation (Table 5)\n", seeded_table(rows, DPFAH_TABLE5, ["32"])]
+    if "admth-recipe" in rows:
+        parts += ["\n## ADMTH: split point (Table 2) and SE\n",
+                  seeded_table(rows, ADMTH_ABLATION, list(map(str, BITS)))]
+        singles = [(f"single-length run, {b} bits", f"admth-single-{b}", "admth-recipe") for b in BITS]
+        parts += ["\n## ADMTH: one multi-length run against four single-length runs (Table 3)\n",
+                  "\n".join(seeded_table(rows, [entry], [str(b)]) for entry, b in zip(singles, BITS))]
+        multi, single = _seconds(rows, "admth-recipe"), [_seconds(rows, f"admth-single-{b}") for b in BITS]
+        if all(single):
+            four = [sum(s) for s in zip(*single)]
+            ratio = mean_sd(multi)[0] / mean_sd(four)[0]
+            parts.append(f"\nTraining seconds, the same epochs: one multi-length run {format_mean_sd(multi, 0)}, "
+                         f"four single-length runs {format_mean_sd(four, 0)} (ratio {ratio:.2f}); the paper: "
+                         f"{PAPER_ADMTH_SECONDS['multi-length']} vs {PAPER_ADMTH_SECONDS['four single-length runs']} "
+                         f"(ratio {PAPER_ADMTH_SECONDS['multi-length'] / PAPER_ADMTH_SECONDS['four single-length runs']:.2f}).\n")
     return "".join(parts)
 
 

@@ -196,6 +196,8 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
         print(f"resuming {run_dir} after epoch {state['epoch']}")
     if world > 1:
         model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    # the compiled forward pass trains; evaluation and checkpoints use the model itself (same weights)
+    forward = torch.compile(model) if config.compile else model
 
     for epoch in range(state["epoch"] + 1, config.epochs + 1):
         torch.manual_seed(config.seed * 100_003 + epoch)  # dropout: the same on resume
@@ -210,7 +212,7 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
             images = images.to(device, memory_format=memory_format)
             labels = labels.to(device)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                codes, logits = model(images)  # relaxed codes (B, K), class scores (B, C) or None
+                codes, logits = forward(images)  # relaxed codes (B, K), class scores (B, C) or None
             codes, logits = codes.float(), None if logits is None else logits.float()
             if memory is not None:  # this batch's rows of U are its new codes (no gradient through U)
                 memory.update(indices.to(device), method.codes_by_length(codes.detach()))

@@ -217,29 +217,37 @@ def provenance(command: str | None, device: torch.device | str, started: float) 
 
 
 # TrainConfig fields that a resume may change: they do not change what is learned.
-RESUMABLE_CHANGES = ("device",)
+RESUMABLE_CHANGES = ("device", "compile")
 RESTART_REMEDY = "--resume trains this model again from its first epoch"
 
 
-def check_compatible(saved: dict, wanted: dict, path: Path) -> None:
-    """Refuse to resume from ``path`` unless its settings match ``wanted`` in every field but RESUMABLE_CHANGES.
+def changed_settings(saved: dict, wanted: dict) -> list[str]:
+    """"field old -> new" for every TrainConfig field but RESUMABLE_CHANGES in which ``saved`` differs from ``wanted``.
 
-    Every TrainConfig field counts, new ones included; a field missing from ``saved`` (written before
-    the field existed) counts as its default. ``epochs`` must match too: the learning-rate schedule
-    spans the whole run, so a longer run is refused rather than given a stretched schedule.
+    Every field counts, new ones included; a field missing from ``saved`` (written before the field
+    existed) counts as its default.
+    """
+    defaults = TrainConfig(method="", bits=()).to_dict()  # every field but method and bits has one
+    saved, wanted = (json.loads(json.dumps(c, default=str)) for c in ({**defaults, **saved}, wanted))  # tuples as lists
+    return [f"{key} {saved.get(key)!r} -> {wanted.get(key)!r}" for key in {**wanted, **saved}
+            if key not in RESUMABLE_CHANGES and saved.get(key) != wanted.get(key)]
+
+
+def check_compatible(saved: dict, wanted: dict, path: Path) -> None:
+    """Refuse to resume from ``path`` unless its settings match ``wanted`` (see :func:`changed_settings`).
+
+    ``epochs`` must match too: the learning-rate schedule spans the whole run, so a longer run is
+    refused rather than given a stretched schedule.
 
     Args:
         saved: the settings the run was started with (config.json, or a checkpoint's "config").
         wanted: the settings asked for now, as TrainConfig.to_dict() gives them.
         path: the file ``saved`` comes from, for the message.
     """
-    defaults = TrainConfig(method="", bits=()).to_dict()  # every field but method and bits has one
-    saved, wanted = (json.loads(json.dumps(c, default=str)) for c in ({**defaults, **saved}, wanted))  # tuples as lists
-    changed = [f"{key} {saved.get(key)!r} -> {wanted.get(key)!r}" for key in {**wanted, **saved}
-               if key not in RESUMABLE_CHANGES and saved.get(key) != wanted.get(key)]
+    changed = changed_settings(saved, wanted)
     if changed:
         epochs = "; --epochs cannot change on resume (the learning-rate schedule spans the run)" \
-            if saved.get("epochs") != wanted.get("epochs") else ""
+            if any(c.startswith("epochs ") for c in changed) else ""
         raise ValueError(f"cannot resume {path}: it was started with other settings ({', '.join(changed)}){epochs}; "
                          "resume with its settings, or start again with --overwrite or another --out")
 
