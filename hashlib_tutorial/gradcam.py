@@ -120,3 +120,50 @@ def cam_for(model: nn.Module, images: Tensor, target_layer: nn.Module, query_cod
     with GradCAM(model=CodeOutput(model, columns), target_layers=[target_layer]) as cam:
         maps = cam(input_tensor=images, targets=targets)  # (B, H, W), each scaled to [0, 1]
     return maps.astype(np.float32)
+
+
+def central_box(height: int, width: int, fraction: float = 0.5) -> np.ndarray:
+    """A centred box whose sides are ``fraction`` of the image's, as a mask.
+
+    CIFAR-10 has no object masks or boxes; its objects are roughly centred, so the central box is a
+    crude proxy for "the object" when asking where a map puts its heat (:func:`heat_share`).
+
+    Args:
+        height, width: the map's size.
+        fraction: the box's side over the image's side, in (0, 1].
+    Returns:
+        bool mask, True inside the box.
+    Shape:
+        (height, width)
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    mask = np.zeros((height, width), dtype=bool)
+    box_h, box_w = round(fraction * height), round(fraction * width)
+    top, left = (height - box_h) // 2, (width - box_w) // 2
+    mask[top:top + box_h, left:left + box_w] = True
+    return mask
+
+
+def heat_share(maps: np.ndarray, region: np.ndarray) -> np.ndarray:
+    r"""The share of each map's heat that falls inside a region:
+
+        share = sum_{(i, j) in R} L_ij / sum_{i, j} L_ij
+
+    A uniform map's share is the region's area fraction |R| / (H W), the number to compare with; an
+    all-zero map has share 0.
+
+    Args:
+        maps: Grad-CAM maps (B, H, W), non-negative.
+        region: bool mask (H, W), e.g. :func:`central_box`.
+    Returns:
+        float64 shares in [0, 1].
+    Shape:
+        (B, H, W), (H, W) -> (B,)
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.shape[1:] != region.shape:
+        raise ValueError(f"maps are {maps.shape[1:]} but the region is {region.shape}; build it with the maps' size")
+    total = maps.sum(axis=(1, 2))
+    inside = maps[:, region].sum(axis=1)
+    return np.divide(inside, total, out=np.zeros_like(total), where=total > 0)

@@ -4,7 +4,9 @@ The logic is one pure function, :func:`gallery_for`, that returns what to draw (
 labels, right or wrong). :func:`explorer` only wires ipywidgets controls to it and draws the result
 with :func:`hashlib_tutorial.plotting.retrieval_gallery`. A headless kernel (nbval, nbconvert) runs an
 ``interact`` callback once with the default values and never again, so notebooks test
-:func:`gallery_for` directly and leave the widget's output unchecked.
+:func:`gallery_for` directly and leave the widget's output unchecked. A saved notebook keeps no widget
+output either: :func:`draw_galleries` draws the same galleries as a static figure, and
+:func:`confusion` counts, over every query, the classes the galleries would show.
 """
 
 from __future__ import annotations
@@ -120,6 +122,49 @@ def draw_gallery(gallery: Gallery, data: RetrievalSet, **kwargs):
     return retrieval_gallery(data.query_images[gallery.query_index], data.db_images[gallery.indices],
                              gallery.correct.tolist(), titles=gallery.titles(data.class_names),
                              query_title=f"query {gallery.query_index}\n{name}", **kwargs)
+
+
+def draw_galleries(queries: list[int], bits: int, k: int, data: RetrievalSet, size: float = 1.3):
+    """The galleries of several queries, one row each, in one static figure; returns the figure.
+
+    Args:
+        queries: positions in ``data``'s query set, one row each.
+        bits, k: code length and number of results, as in :func:`gallery_for`.
+        data: the codes, labels and images to search.
+        size: inches per image.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(queries), k + 1, figsize=(size * (k + 1), (size + 0.45) * len(queries)), squeeze=False)
+    for row, query_index in zip(axes, queries):
+        gallery = gallery_for(query_index, bits, k, data)
+        draw_gallery(gallery, data, axes=row)
+        row[0].set_ylabel(f"{gallery.correct.sum()} of {k} correct", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def confusion(bits: int, k: int, data: RetrievalSet) -> np.ndarray:
+    """How often each class appears in the top k of each class's queries, over every query.
+
+        counts[a, b] = number of results of class b in the top-k galleries of the queries of class a
+
+    The diagonal counts the correct results, so trace(counts) / (number of queries * k) is the mean P@k.
+
+    Args:
+        bits, k: code length and number of results, as in :func:`gallery_for`.
+        data: the codes, labels and images to search.
+    Returns:
+        int64 counts.
+    Shape:
+        (C, C), C = len(data.class_names)
+    """
+    _, indices = data.index(bits).search(data.query_codes[bits], k)       # (nq, k)
+    query_class = np.repeat(data.query_labels, k)                          # (nq * k,), row by row
+    result_class = data.db_labels[indices].ravel()                         # (nq * k,)
+    counts = np.zeros((len(data.class_names),) * 2, dtype=np.int64)
+    np.add.at(counts, (query_class, result_class), 1)
+    return counts
 
 
 def explorer(data: RetrievalSet, query_index: int = 0, bits: int | None = None, k: int = 10, max_k: int = 20):

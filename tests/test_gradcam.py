@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from hashlib_tutorial.gradcam import CodeOutput, CodeSimilarityTarget, cam_for
+from hashlib_tutorial.gradcam import CodeOutput, CodeSimilarityTarget, cam_for, central_box, heat_share
 from hashlib_tutorial.model.heads import HashHead
 from hashlib_tutorial.model.network import HashingModel
 
@@ -81,3 +81,18 @@ def test_cam_takes_one_code_per_image():
     assert cam_for(model, x, model.backbone.conv1, codes).shape == (2, 16, 16)
     with pytest.raises(ValueError, match="one per image"):
         cam_for(model, x, model.backbone.conv1, codes[:1].repeat(3, 1))
+
+
+def test_central_box_of_half_the_side_is_a_quarter_of_the_image():
+    box = central_box(32, 32)
+    assert box.mean() == 0.25 and box[8:24, 8:24].all()
+    with pytest.raises(ValueError, match="fraction"):
+        central_box(32, 32, fraction=0.0)
+
+
+def test_heat_share_of_a_uniform_map_is_the_area_fraction():
+    region = central_box(8, 8)
+    maps = np.stack([np.ones((8, 8)), region.astype(float), np.zeros((8, 8))])   # uniform, all inside, empty
+    np.testing.assert_allclose(heat_share(maps, region), [region.mean(), 1.0, 0.0])
+    with pytest.raises(ValueError, match="region"):
+        heat_share(maps, central_box(4, 4))

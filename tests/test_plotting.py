@@ -82,3 +82,18 @@ def test_widget_gallery_marks_the_results_of_another_class_wrong():
     np.testing.assert_array_equal(gallery.correct, db_labels[gallery.indices] == db_labels[2])
     fig = draw_gallery(gallery, data)
     assert len(plotting.frames(fig, "wrong")) == int((~gallery.correct).sum())
+
+
+def test_confusion_counts_every_result_and_its_diagonal_is_the_mean_precision():
+    from hashlib_tutorial.retrieval.metrics import precision_at_n
+    from hashlib_tutorial.widgets import RetrievalSet, confusion, draw_galleries
+
+    rng = np.random.default_rng(4)
+    db_codes, db_labels = rng.choice([-1, 1], (40, 16)), rng.integers(0, 3, 40)
+    q_codes, q_labels = rng.choice([-1, 1], (6, 16)), rng.integers(0, 3, 6)
+    data = RetrievalSet({16: q_codes}, {16: db_codes}, q_labels, db_labels, images(6), images(40), ["a", "b", "c"])
+    counts = confusion(16, 5, data)
+    assert counts.sum() == 6 * 5 and (counts.sum(axis=1) == 5 * np.bincount(q_labels, minlength=3)).all()
+    np.testing.assert_allclose(np.trace(counts) / 30, precision_at_n(q_codes, db_codes, q_labels, db_labels, 5)[0])
+    fig = draw_galleries([0, 3], 16, 5, data)
+    assert len(fig.axes) == 2 * 6 and len(plotting.frames(fig, "query")) == 2
