@@ -25,7 +25,7 @@ def _as_array(value) -> np.ndarray:
 
 
 def check(student: Callable, reference: Callable, cases: Iterable[Sequence], rtol: float = 1e-5,
-          atol: float = 1e-6, name: str | None = None) -> bool:
+          atol: float = 1e-6, name: str | None = None, reference_name: str = "the library") -> bool:
     """Call ``student(*case)`` and ``reference(*case)`` on every case and print whether they agree.
 
     Prints "not attempted yet" (and returns False) while the student's function raises
@@ -37,6 +37,7 @@ def check(student: Callable, reference: Callable, cases: Iterable[Sequence], rto
         cases: argument tuples to call both with.
         rtol, atol: tolerances of ``numpy.testing.assert_allclose``.
         name: what to call the student's function in the message (default: its __name__).
+        reference_name: what to call the reference in the message.
     Returns:
         True when every case agrees.
     """
@@ -52,6 +53,6 @@ def check(student: Callable, reference: Callable, cases: Iterable[Sequence], rto
         try:
             np.testing.assert_allclose(_as_array(got), _as_array(expected), rtol=rtol, atol=atol)
         except AssertionError as error:
-            raise AssertionError(f"{name} disagrees with the library on case {i}:\n{error}") from None
-    print(f"{name}: matches the library on {len(cases)} case{'s' * (len(cases) != 1)}")
+            raise AssertionError(f"{name} disagrees with {reference_name} on case {i}:\n{error}") from None
+    print(f"{name}: matches {reference_name} on {len(cases)} case{'s' * (len(cases) != 1)}")
     return True

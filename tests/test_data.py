@@ -1,6 +1,7 @@
 """Tests of hashlib_tutorial.data: protocols on synthetic labels, every dataset on tiny files in tmp_path,
 and one integration test on the real offline CIFAR-10 (skipped when it is absent)."""
 
+import itertools
 import warnings
 from pathlib import Path
 
@@ -11,14 +12,20 @@ from PIL import Image
 
 from hashlib_tutorial.data.cifar import DEFAULT_DATA_DIR, load_cifar10_arrays
 from hashlib_tutorial.data.datasets import FileImages
-from hashlib_tutorial.data.mosaics import make_mosaics
+from hashlib_tutorial.data.mosaics import (draw_sources, make_mosaics, mosaic_chance_level, mosaic_labels,
+                                          mosaic_sources)
 from hashlib_tutorial.data.protocols import PROTOCOLS, split_indices
-from hashlib_tutorial.data.splits import load_splits
+from hashlib_tutorial.data.splits import load_data, load_splits
+from hashlib_tutorial.retrieval.hamming import chance_level
+from hashlib_tutorial.training.config import TrainConfig
+from hashlib_tutorial.training.runs import changed_settings
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 # Labels laid out like CIFAR-10: 5,000 training images per class, then 1,000 test images per class.
 LABELS = np.concatenate([np.tile(np.arange(10), 5000), np.tile(np.arange(10), 1000)])
 N_TRAIN = 50_000
+# The labels of the fake_cifar_dir fixture's images: 1,100 train then 100 test images per class.
+FAKE_CIFAR_LABELS = np.concatenate([np.tile(np.arange(10), 1100), np.tile(np.arange(10), 100)])
 
 # protocol -> split sizes with val_fraction=0.1, and whether train and val lie inside the database
 EXPECTED = {
@@ -37,7 +44,7 @@ def class_colour(c: int) -> np.ndarray:
 @pytest.fixture
 def fake_cifar_dir(tmp_path: Path) -> Path:
     """A data_dir whose CIFAR-10 cache holds 12,000 one-colour images: 1,100 train + 100 test per class."""
-    labels = np.concatenate([np.tile(np.arange(10), 1100), np.tile(np.arange(10), 100)])
+    labels = FAKE_CIFAR_LABELS
     images = np.stack([np.broadcast_to(class_colour(c), (32, 32, 3)) for c in labels])
     (tmp_path / "cifar10").mkdir()
     np.savez(tmp_path / "cifar10" / "cifar10_uint8.npz", images=images, labels=labels,
@@ -265,3 +272,77 @@ def test_mosaic_splits_do_not_leak_queries(fake_cifar_dir):
     assert len(load_splits("cifar10-mosaic", "quick", data_dir=fake_cifar_dir).query[0][0][0]) == 32
     with pytest.raises(ValueError, match="quick"):
         load_splits("cifar10-mosaic", "cifar10-2", data_dir=fake_cifar_dir)
+
+
+def test_mosaics_of_two_classes_show_exactly_two_and_keep_queries_out(fake_cifar_dir, tmp_path):
+    splits = load_splits("cifar10-mosaic", "quick", data_dir=fake_cifar_dir, image_size=64, mosaic_classes=2)
+    assert splits.mosaic_classes == 2 and "2 classes per mosaic" in splits.summary()
+    for name in ("train", "val", "query", "database"):
+        sources = splits.indices[name]
+        assert sources.shape[1] == 4 and all(len(set(row)) == 2 for row in FAKE_CIFAR_LABELS[sources]), name
+        assert (splits.labels(name).sum(axis=1) == 2).all() and set(np.unique(splits.labels(name))) == {0, 1}, name
+    # the quadrants show the labelled classes (class_colour's red channel is 25 c)
+    image, label = splits.database[0]
+    quadrant_classes = {round(image[0, y, x].item() * 255 / 25) for y in (16, 48) for x in (16, 48)}
+    assert quadrant_classes == set(np.flatnonzero(label.numpy()))
+    query_images = set(splits.indices["query"].ravel())
+    assert not any(query_images & set(splits.indices[name].ravel()) for name in ("train", "val", "database"))
+    config = TrainConfig(method="admth", bits=(16,), dataset="cifar10-mosaic", protocol="quick",
+                         data_dir=str(fake_cifar_dir), mosaic_classes=2)
+    from_config = load_data(config)                                  # the config field reaches the data
+    assert all(np.array_equal(from_config.indices[name], splits.indices[name]) for name in splits.indices)
+    splits.save_indices(tmp_path / "run" / "splits.npz")
+    with np.load(tmp_path / "run" / "splits.npz") as saved:
+        assert int(saved["mosaic_classes"]) == 2
+
+
+@pytest.mark.parametrize("classes", [None, 1, 2, 3, 4])
+def test_mosaic_sources_are_seeded(classes):
+    first, again = (mosaic_sources(LABELS, N_TRAIN, "quick", seed=3, classes=classes) for _ in range(2))
+    other = mosaic_sources(LABELS, N_TRAIN, "quick", seed=4, classes=classes)
+    assert all(np.array_equal(first[name], again[name]) for name in first)
+    assert not np.array_equal(first["database"], other["database"])
+
+
+def test_mosaic_sources_without_mosaic_classes_are_four_random_tiles_as_before():
+    # the pre-mosaic_classes draw, written out: runs and committed checkpoints keep their splits
+    images_of = split_indices(LABELS, N_TRAIN, "quick", seed=2)
+    rng = np.random.default_rng([2, 1])
+    sizes = {"train": 1800, "val": 200, "query": 500, "database": 5000}
+    expected = {name: rng.choice(images_of[name], size=(sizes[name], 4)) for name in images_of}
+    drawn = mosaic_sources(LABELS, N_TRAIN, "quick", seed=2)
+    assert all(np.array_equal(drawn[name], expected[name]) for name in expected)
+
+
+@pytest.mark.parametrize("classes", [1, 2, 3, 4])
+def test_mosaic_chance_level_is_the_fraction_of_class_sets_that_intersect(classes):
+    # by hand over every pair of k-sets of 10 classes: k = 2 gives 1 - C(8, 2) / C(10, 2) = 17/45
+    sets = [set(s) for s in itertools.combinations(range(10), classes)]
+    brute_force = sum(bool(a & b) for a in sets for b in sets) / len(sets) ** 2
+    assert mosaic_chance_level(classes) == pytest.approx(brute_force)
+
+
+def test_mosaics_of_two_classes_have_a_chance_level_near_17_over_45():
+    rng, pool = np.random.default_rng(0), np.arange(len(LABELS))
+    query, database = (mosaic_labels(LABELS, draw_sources(pool, LABELS, n, rng, classes=2), 10) for n in (2000, 5000))
+    assert chance_level(query, database) == pytest.approx(17 / 45, abs=0.02)
+    assert mosaic_chance_level(2) == pytest.approx(17 / 45)
+    four_random_tiles = mosaic_labels(LABELS, draw_sources(pool, LABELS, 2000, rng), 10)
+    assert chance_level(four_random_tiles, four_random_tiles) > 0.75          # what k = 2 is for
+
+
+def test_bad_mosaic_classes_raise_with_the_choices(fake_cifar_dir):
+    for bad in (0, 5, True, 2.0):
+        with pytest.raises(ValueError, match=r"mosaic_classes must be one of \[1, 2, 3, 4\]"):
+            mosaic_sources(LABELS, N_TRAIN, "quick", classes=bad)
+    with pytest.raises(ValueError, match="cifar10-mosaic dataset only"):
+        load_splits("cifar10", "quick", data_dir=fake_cifar_dir, mosaic_classes=2)
+    with pytest.raises(ValueError, match="cifar10-mosaic dataset only"):
+        load_data(TrainConfig(method="admth", bits=(16,), data_dir=str(fake_cifar_dir), mosaic_classes=2))
+
+
+def test_a_config_saved_before_mosaic_classes_matches_the_default():
+    wanted = TrainConfig(method="admth", bits=(16,), dataset="cifar10-mosaic").as_saved()
+    saved = {k: v for k, v in wanted.items() if k != "mosaic_classes"}
+    assert changed_settings(saved, wanted) == []
+    assert changed_settings(saved, {**wanted, "mosaic_classes": 2}) == ["mosaic_classes None -> 2"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..training.registry import method_class
 from .papers import PAPER_ADMTH_SECONDS, PAPER_DAH_ENCODE_US, PAPER_MAP
 from .rows import BITS, MAIN_ROWS
+from .findings import findings
 from .seeds import format_mean_sd, mean_sd, seed_reports, seed_values, verdict
 
 
@@ -92,7 +93,7 @@ def report_tables(results: dict) -> str:
     parts = ["## Main table\n", markdown_table(results),
              f"\n{len(rows)} rows (seeds counted); the invocations that finished them took {minutes:.0f} min in all "
              "(the sum of each row's `provenance.seconds`; a row resumed after an interruption counts only its "
-             "last part).\n"]
+             "last part).\n", "\n## Findings\n\n", findings(results)]
     if any(recipe in rows for _, recipe, _, _ in DEPARTURES):
         lines = [seeded_table(rows, [(f"{p}: CPU recipe", recipe, None), (f"{p}: the paper's objective and optimiser",
                                                                          paper, recipe)], bits)

@@ -65,6 +65,7 @@ class TrainConfig:
     eval_every: int = 5  # validation mAP (held-out training images) every N epochs
     val_fraction: float = 0.1
     seed: int = 0
+    mosaic_classes: int | None = None  # cifar10-mosaic only: k distinct classes per mosaic (see data.mosaics), None: 4 random tiles
     data_dir: str | None = None
     device: str = "auto"
     input_features: str = "pixels"  # lsh / itq only: "pixels" or a trained run directory (its backbone features)

@@ -1,0 +1,63 @@
+"""The report's findings, written from a results dictionary: every number and every direction in them
+comes from ``results.json``, so the prose cannot drift from the tables."""
+
+from __future__ import annotations
+
+from .papers import PAPER_ADMTH_SECONDS, PAPER_MAP
+from .seeds import format_mean_sd, mean_sd, seed_values, verdict
+
+# (what is compared, row, baseline row, code length): the effects the papers claim
+EFFECTS = [
+    ("CBAM in DAH (DAH against NoneA-DAH)", "dah-recipe", "dah-no-cbam", "48"),
+    ("DAH's loss against DPSH's on the same network", "dah-recipe", "dah-dpsh-loss", "48"),
+    ("SimAM at DPFAH's stem (DPFAH against DPFAH without SimAM)", "dpfah-recipe", "dpfah-no-simam", "32"),
+    ("SimAM on the backbone alone (no quantisation or class loss)", "dpfah-simam", "dpfah-backbone", "32"),
+    ("DPFAH's quantisation and class losses", "dpfah-recipe", "dpfah-simam", "32"),
+    ("SimAM at the stem against SimAM in every block", "dpfah-recipe", "dpfah-simam-blocks", "32"),
+    ("SE in ADMTH's trunk", "admth-recipe", "admth-no-se", "32"),
+    ("ADMTH's branches split at the first FC layer rather than the second", "admth-recipe", "admth-split-1", "32"),
+    ("one multi-length ADMTH run against a single-length run, at 32 bits", "admth-recipe", "admth-single-32", "32"),
+    ("DPFAH's CPU recipe against its paper's objective and optimiser", "dpfah-recipe", "dpfah-paper-objective", "32"),
+    ("DAH's CPU recipe against its paper's objective and optimiser", "dah-recipe", "dah-paper-objective", "48"),
+    ("ADMTH's CPU recipe against its paper's objective", "admth-recipe", "admth-paper-objective", "32"),
+]
+
+
+def _headline(rows: dict, label: str, paper: str) -> str | None:
+    report = rows.get(label)
+    if not report:
+        return None
+    minutes = max(r["train_seconds"] for r in report["results"].values()) / 60
+    ours = ", ".join(f"{r['mAP']:.3f} at {b} bits" for b, r in report["results"].items())
+    theirs = ", ".join(f"{PAPER_MAP[paper]['mAP'][b]:.3f} at {b}" for b in report["results"] if b in PAPER_MAP[paper]["mAP"])
+    return (f"**{label}** ({report['protocol']}, {report['config']['epochs']} epochs, {minutes:.0f} min of training "
+            f"per model): mAP@ALL {ours}" + (f"; the paper ({PAPER_MAP[paper]['protocol']}): {theirs}." if theirs else "."))
+
+
+def findings(results: dict) -> str:
+    """Markdown bullets: the headline rows against the papers, then each claimed effect with its verdict."""
+    rows, lines = results["rows"], []
+    for label, paper in (("dah", "dah"), ("dah-lengths", "dah"), ("dpfah", "dpfah")):
+        if (line := _headline(rows, label, paper)) is not None:
+            lines.append(f"- {line}")
+    for label in ("admth", "admth-mosaic"):
+        if report := rows.get(label):
+            chance = [r["chance"] for r in report["results"].values() if r.get("chance") is not None]
+            lines.append(f"- **{label}** ({report.get('dataset', 'cifar10')}, {report['config']['epochs']} epochs): mAP@ALL "
+                         + ", ".join(f"{r['mAP']:.3f}" for r in report["results"].values())
+                         + f" at {'/'.join(report['results'])} bits"
+                         + (f" (chance {min(chance):.3f}-{max(chance):.3f})." if chance else "."))
+    for name, label, baseline, bits in EFFECTS:
+        values, base = seed_values(rows, label, bits), seed_values(rows, baseline, bits)
+        if values and base:
+            lines.append(f"- {name}: {format_mean_sd(values)} against {format_mean_sd(base)}: "
+                         f"{verdict(values, base)}.")
+    multi = [next(iter(r["results"].values()))["train_seconds"] for k, r in rows.items() if k.startswith("admth-recipe")]
+    singles = [[next(iter(r["results"].values()))["train_seconds"] for k, r in rows.items()
+                if k.startswith(f"admth-single-{b}")] for b in (16, 32, 48, 64)]
+    if multi and all(singles):
+        ratio = mean_sd(multi)[0] / sum(mean_sd(s)[0] for s in singles)
+        paper = PAPER_ADMTH_SECONDS["multi-length"] / PAPER_ADMTH_SECONDS["four single-length runs"]
+        lines.append(f"- Training ADMTH's four lengths at once took {ratio:.2f} of the time of four single-length "
+                     f"runs (the paper: {paper:.2f}).")
+    return "\n".join(lines) + "\n" if lines else "No rows finished yet.\n"
