@@ -17,7 +17,7 @@ from ..training.config import merge, profile_settings
 
 BITS = (16, 32, 48, 64)
 SEEDS = (0, 1, 2)
-ABLATION_EPOCHS = {"dpfah": 30, "dah": 20, "admth": 15}  # the ablation budget under ``cpu``
+ABLATION_EPOCHS = {"dpfah": 20, "dah": 20, "admth": 15}  # the ablation budget under ``cpu``
 
 
 @dataclass(frozen=True)
