@@ -23,7 +23,7 @@ demo: setup
 checkpoints: setup
 	$(PY) -m hashlib_tutorial checkpoints
 
-# The reproduction report's run (REPRODUCTION.md): about two hours on 2 cores, resumable.
+# The reproduction report's run (REPRODUCTION.md): several hours on 2 cores; it resumes where it stopped, so run it in parts.
 report: setup
 	$(PY) -m hashlib_tutorial reproduce --profile cpu
 

@@ -31,8 +31,8 @@ CHECKPOINTS = ROOT / "checkpoints"
 _IGNORED = ("bits", "data_dir", "device", "compile")  # fields that do not change what a run learns
 # Every trained run the notebooks open: (method, bits, dataset, overrides).
 COURSE_RUNS = (
-    ("dah", (12,), "cifar10", {}),                               # 04, 07, 09
-    ("dah", (12,), "cifar10", {"attention": None}),              # 04: NoneA-DAH
+    ("dah", (48,), "cifar10", {}),                               # 04, 07, 09
+    ("dah", (48,), "cifar10", {"attention": None}),              # 04: NoneA-DAH
     ("dpfah", (32,), "cifar10", {}),                             # 05, 07, 08, 09, 10
     ("dpfah", (32,), "cifar10", {"attention": None}),            # 05, 09
     ("dpfah", (32,), "cifar10", {"attention": None, "loss_weights": {"eta": 0.0, "zeta": 0.0}}),  # 05
@@ -40,7 +40,7 @@ COURSE_RUNS = (
     ("dpsh", (32,), "cifar10", {}),                              # 07, 08
     ("lsh", (32,), "cifar10", {}),                               # 07
     ("itq", (32,), "cifar10", {}),                               # 07, 08
-    ("admth", (16, 32, 48, 64), "cifar10-mosaic", {}),           # 06
+    ("admth", (16, 32, 48, 64), "cifar10-mosaic", {"mosaic_classes": 2}),  # 06
 )
 _KEPT = ("config.json", "metrics.json", "splits.npz", "best.pt", "history.json")  # not checkpoint.pt
 

@@ -1,4 +1,5 @@
-"""Tests of hashlib_tutorial.plotting: every figure builds with the Agg backend; wrong results are framed in red."""
+"""Tests of hashlib_tutorial.plotting and .diagrams: every figure builds with the Agg backend; wrong results are
+framed in red; a network diagram has one box per module that ran, attention in colour, parallel heads side by side."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
+from matplotlib.patches import FancyBboxPatch  # noqa: E402
+from torch import nn  # noqa: E402
 
-from hashlib_tutorial import plotting  # noqa: E402
+from hashlib_tutorial import diagrams, plotting  # noqa: E402
+from hashlib_tutorial.model.attention import SEBlock, SimAM  # noqa: E402
 from hashlib_tutorial.retrieval.metrics import precision_recall_curve  # noqa: E402
 
 
@@ -97,3 +102,52 @@ def test_confusion_counts_every_result_and_its_diagonal_is_the_mean_precision():
     np.testing.assert_allclose(np.trace(counts) / 30, precision_at_n(q_codes, db_codes, q_labels, db_labels, 5)[0])
     fig = draw_galleries([0, 3], 16, 5, data)
     assert len(fig.axes) == 2 * 6 and len(plotting.frames(fig, "query")) == 2
+
+
+class TwoHeads(nn.Module):
+    """A small network with every case of a diagram: a chain, an attention block, a block holding one,
+    an nn.Identity (left out) and two heads reading the same features (drawn side by side)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Identity())
+        self.attention = SEBlock(4, reduction=2)
+        self.block = nn.Sequential(nn.Conv2d(4, 8, 3, stride=2, padding=1), SimAM())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.heads = nn.ModuleList([nn.Linear(8, 16), nn.Linear(8, 32)])
+
+    def forward(self, x):
+        features = self.pool(self.block(self.attention(self.stem(x)))).flatten(1)
+        return torch.cat([head(features) for head in self.heads], dim=1)
+
+
+def test_network_layers_lists_the_modules_in_order_with_their_shapes_and_parents():
+    model = TwoHeads().train()
+    layers = diagrams.network_layers(model, (1, 3, 8, 8), depth=2)
+    assert [layer.name for layer in layers] == ["stem.0", "stem.1", "attention", "block.0", "block.1", "pool",
+                                                "heads.0", "heads.1"]
+    assert [layer.shape for layer in layers] == [(4, 8, 8), (4, 8, 8), (4, 8, 8), (8, 4, 4), (8, 4, 4), (8, 1, 1),
+                                                 (16,), (32,)]
+    assert [layer.parent for layer in layers] == ["input", "stem.0", "stem.1", "attention", "block.0", "block.1",
+                                                  "pool", "pool"]
+    assert [layer.attention for layer in layers] == ["", "", "is", "", "is", "", "", ""]
+    closed = diagrams.network_layers(model, (1, 3, 8, 8), depth=1)   # the block stays closed and holds SimAM
+    assert [(layer.name, layer.kind, layer.attention) for layer in closed][:4] == [
+        ("stem", "Sequential", ""), ("attention", "SEBlock", "is"), ("block", "Sequential (SimAM)", "holds"),
+        ("pool", "AdaptiveAvgPool2d", "")]
+    assert model.training and not any(m._forward_hooks for m in model.modules())  # mode back, hooks gone
+
+
+def test_plot_network_draws_one_box_per_module_attention_coloured_heads_side_by_side():
+    model = TwoHeads()
+    ax = diagrams.plot_network(model, (1, 3, 8, 8), depth=2)
+    boxes = {p.get_gid(): p for p in ax.patches if isinstance(p, FancyBboxPatch)}
+    names = [layer.name for layer in diagrams.network_layers(model, (1, 3, 8, 8), depth=2)]
+    assert list(boxes) == ["input", *names]
+    attention = to_rgba(diagrams.ATTENTION_COLOUR)
+    assert [name for name, box in boxes.items() if box.get_facecolor() == attention] == ["attention", "block.1"]
+    texts = [t.get_text() for t in ax.texts]
+    assert "SEBlock" in texts and "block.0   8 x 4 x 4" in texts and "heads.1   32" in texts
+    corner = {name: (box.get_x(), box.get_y()) for name, box in boxes.items()}
+    assert corner["heads.0"][1] == corner["heads.1"][1] and corner["heads.0"][0] < corner["heads.1"][0]  # side by side
+    assert corner["stem.1"][0] == corner["pool"][0] and corner["stem.1"][1] > corner["pool"][1]  # a straight chain

@@ -21,7 +21,9 @@ def _data(report: dict) -> str:
     """The row's data and protocol; the mosaics say what they stand in for."""
     dataset = report.get("dataset", "cifar10")
     if dataset == "cifar10-mosaic":
-        return f"cifar10-mosaic {report['protocol']} (multi-label stand-in for NUS-WIDE / MS-COCO)"
+        classes = report.get("config", {}).get("mosaic_classes")
+        each = f", {classes} classes per mosaic" if classes else ""
+        return f"cifar10-mosaic {report['protocol']}{each} (multi-label stand-in for NUS-WIDE / MS-COCO)"
     return report["protocol"] if dataset == "cifar10" else f"{dataset} {report['protocol']}"
 
 
