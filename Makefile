@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(PY) -m hashlib_tutorial reproduce --profile demo
 
-# The course's trained models (checkpoints/demo, committed): the notebooks open them instead of training.
+# The course's trained models (checkpoints/quick, committed): the notebooks open them instead of training.
 checkpoints: setup
 	$(PY) -m hashlib_tutorial checkpoints
 
