@@ -175,6 +175,8 @@ def test_course_reuses_a_run_only_when_its_configuration_matches(tmp_path, monke
     monkeypatch.setenv("HASHLIB_PROFILE", "fast")
     with pytest.raises(ValueError, match="HASHLIB_PROFILE"):
         course.course_profile()
+    monkeypatch.delenv("HASHLIB_PROFILE")
+    assert course.course_profile() == "quick"  # the committed checkpoints' profile, with or without a GPU
 
 
 def test_fill_report_replaces_only_the_generated_block(tmp_path):
