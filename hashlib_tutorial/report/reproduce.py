@@ -67,18 +67,11 @@ def reproduce(profile: str, out_root: Path = ROOT / "results", methods: list[str
                       "training it again")
             print(f"== {key}: {row.method} at {', '.join(map(str, row.bits))} bits ({profile} profile)", flush=True)
             rows[key] = train(row.method, row.bits, runs / key, profile, resume=True, command=command, **settings)
-            save_json(results_path, _results(profile, rows, command, started))  # after every row
+            written = _write(_results(profile, rows, command, started), out, out_root)  # after every row
             if commit:
-                _commit(results_path, f"reproduce --profile {profile}: row {key}")
+                _commit(written, f"reproduce --profile {profile}: row {key}")
     results = _results(profile, rows, command, started)
-    save_json(results_path, results)
-    (out / "results.md").write_text(report_tables(results))
-    if Path(out_root).resolve() == (ROOT / "results").resolve():
-        if profile == "cpu":
-            fill_report(ROOT / "REPRODUCTION.md", results)
-            fill_report(ROOT / "README.md", results, headline_table(results))
-        if profile == "demo":
-            fill_report(ROOT / "README.md", results, headline_table(results), DEMO_MARKERS)
+    _write(results, out, out_root)
     write_figures(results, ROOT / "figures")
     print(markdown_table(results))
     return results
@@ -97,14 +90,31 @@ def _stale(report: dict | None, wanted: dict) -> str | None:
     return ", ".join(changed) or None
 
 
-def _commit(path: Path, message: str) -> None:
-    """Commit ``path`` alone (the rest of the work tree is left as it is); a warning if git refuses."""
-    done = subprocess.run(["git", "add", "--", str(path)], cwd=ROOT, capture_output=True, text=True)
+def _write(results: dict, out: Path, out_root: Path) -> list[Path]:
+    """results.json, results.md and, for the project's own results/, the README and REPRODUCTION.md blocks."""
+    save_json(out / "results.json", results)
+    (out / "results.md").write_text(report_tables(results))
+    written = [out / "results.json", out / "results.md"]
+    if Path(out_root).resolve() == (ROOT / "results").resolve():
+        if results["profile"] == "cpu":
+            fill_report(ROOT / "REPRODUCTION.md", results)
+            fill_report(ROOT / "README.md", results, headline_table(results))
+            written += [ROOT / "REPRODUCTION.md", ROOT / "README.md"]
+        if results["profile"] == "demo":
+            fill_report(ROOT / "README.md", results, headline_table(results), DEMO_MARKERS)
+            written.append(ROOT / "README.md")
+    return written
+
+
+def _commit(paths: list[Path], message: str) -> None:
+    """Commit ``paths`` alone (the rest of the work tree is left as it is); a warning if git refuses."""
+    names = [str(p) for p in paths]
+    done = subprocess.run(["git", "add", "--", *names], cwd=ROOT, capture_output=True, text=True)
     if done.returncode == 0:
-        done = subprocess.run(["git", "commit", "--only", "-m", message, "--", str(path)], cwd=ROOT,
+        done = subprocess.run(["git", "commit", "--only", "-m", message, "--", *names], cwd=ROOT,
                               capture_output=True, text=True)
     if done.returncode:
-        print(f"warning: could not commit {path}: {done.stderr.strip() or done.stdout.strip()}")
+        print(f"warning: could not commit {', '.join(names)}: {done.stderr.strip() or done.stdout.strip()}")
 
 
 def _results(profile: str, rows: dict, command: str, started: float) -> dict:
