@@ -159,6 +159,7 @@ def test_reproduce_reads_back_rows_with_their_settings_and_trains_only_the_rest(
 
 def test_course_reuses_a_run_only_when_its_configuration_matches(tmp_path, monkeypatch):
     monkeypatch.setattr(course, "ROOT", tmp_path)
+    monkeypatch.setattr(course, "CHECKPOINTS", tmp_path / "checkpoints")  # none committed here
     monkeypatch.setenv("HASHLIB_PROFILE", "quick")
     wanted = json.loads(json.dumps(course.course_config("dpfah", 32).to_dict()))
     run = tmp_path / "results" / "quick" / "runs" / "dpfah"
