@@ -79,7 +79,8 @@ def _reproduce(args) -> None:
 
 
 def _setting(text: str) -> tuple[str, object]:
-    """FIELD=VALUE of ``--set``: VALUE is read as JSON (numbers, true/false, null, lists, objects), else as a string."""
+    """FIELD=VALUE of ``--set``: VALUE is read as JSON (numbers, true/false, null, lists, objects), else as a
+    string; ``departures`` also takes comma-separated names."""
     from .training.config import TrainConfig
 
     field, sep, value = text.partition("=")
@@ -90,6 +91,8 @@ def _setting(text: str) -> tuple[str, object]:
         parsed = json.loads(value)
     except json.JSONDecodeError:
         parsed = value
+    if field == "departures" and isinstance(parsed, str):  # departures=a,b
+        parsed = [name for name in parsed.split(",") if name]
     return field, tuple(parsed) if field in ("bits", "departures") and isinstance(parsed, list) else parsed
 
 

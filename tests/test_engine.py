@@ -305,6 +305,11 @@ def test_set_overrides_any_config_field_and_refuses_unknown_ones(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--method", "dpsh", "--bits", "8", "--out", "x", "--set", "widht=1"])
     assert "FIELD one of" in capsys.readouterr().err
+    comma = build_parser().parse_args(["train", "--method", "dah", "--bits", "8", "--out", "x",
+                                       "--set", "departures=one_sided_dissimilar,other"])
+    assert dict(comma.set)["departures"] == ("one_sided_dissimilar", "other")
+    with pytest.raises(TypeError, match="list of names"):  # not split into letters
+        TrainConfig(method="dah", bits=(8,), departures="one_sided_dissimilar")
 
 
 # What one tiny run gives, recorded before the package was reorganised (issue 11). It protects the
@@ -329,3 +334,4 @@ def test_a_tiny_run_gives_the_numbers_recorded_before_the_reorganisation(name, t
     history = json.loads(next((tmp_path / "run").glob("*bits/history.json")).read_text())
     assert [round(r["mAP"], 6) for r in report["results"].values()] == pytest.approx(pin["mAP"], abs=1e-6)
     assert history[-1]["loss"] == pytest.approx(pin["loss"], rel=1e-5)
+

@@ -15,7 +15,7 @@ from hashlib_tutorial.report.rows import ABLATION_ROWS, BITS, DEMO_ROWS, MAIN_RO
 from hashlib_tutorial.report.seeds import format_mean_sd, mean_sd, seed_reports, seed_values, verdict
 from hashlib_tutorial.report.tables import (BEGIN, DEMO_MARKERS, END, fill_report, headline_table, markdown_table,
                                             report_tables)
-from hashlib_tutorial.training.config import PROFILES
+from hashlib_tutorial.training.config import DAH_PAPER_NETWORK, PROFILES
 from hashlib_tutorial.training.registry import build_method
 
 
@@ -115,9 +115,14 @@ def test_rows_per_profile_and_their_settings(tmp_path):
         for label, row in rows_for(profile).items():
             for b in ([row.bits] if row.method == "admth" else row.bits):
                 build_method(row.method, b, profile, **row_settings(label, profile, tmp_path))
-    # DAH's report row: its own protocol and network; its ablations: the quick network on cifar10
+    # DAH's report rows: its own protocol on the CPU network and on its own ResNet-30, for as many
+    # epochs as fit in about the same time; its ablations: the quick network on cifar10
     dah = build_method("dah", 48, "cpu").config
-    assert (dah.protocol, dah.backbone, dah.attention) == ("cifar10-2", "dah_resnet30", "cbam")
+    paper_network = build_method("dah", 48, "cpu", **row_settings("dah-resnet30", "cpu", tmp_path)).config
+    assert (dah.protocol, dah.backbone, dah.attention) == ("cifar10-2", "resnet18", "cbam")
+    assert (paper_network.protocol, paper_network.backbone, paper_network.backbone_kwargs) == \
+        ("cifar10-2", "dah_resnet30", {"width": 0.5})
+    assert {**paper_network.to_dict(), **DAH_PAPER_NETWORK} == {**dah.to_dict(), **DAH_PAPER_NETWORK}  # nothing else
     recipe = build_method("dah", 48, "cpu", **row_settings("dah-recipe", "cpu", tmp_path)).config
     quick_dah = build_method("dah", 48, "quick").config
     assert (recipe.protocol, recipe.backbone, recipe.backbone_kwargs) == ("cifar10", "resnet18", quick_dah.backbone_kwargs)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..training.config import merge, profile_settings
+from ..training.config import DAH_PAPER_NETWORK, merge, profile_settings
 
 BITS = (16, 32, 48, 64)
 SEEDS = (0, 1, 2)
@@ -67,11 +67,12 @@ PAPER_OBJECTIVE = {
 # Rows run in this order, most important first (itq-features needs dpsh), so an interrupted run has
 # the headline numbers.
 MAIN_ROWS = {
-    "dah": Row("dah", (48,)),  # cpu: DAH's own protocol and network, see config.DAH
+    "dah": Row("dah", (48,)),  # cpu: DAH's own protocol on the CPU network, see config.DAH
+    "dah-resnet30": Row("dah", (48,), lambda p: DAH_PAPER_NETWORK if p == "cpu" else {}),  # same protocol, same time
     "dpfah": Row("dpfah", BITS),
     "admth": Row("admth", BITS),
     "admth-mosaic": Row("admth", BITS, {"dataset": "cifar10-mosaic", "mosaic_classes": 2}),  # chance 0.378
-    "dah-lengths": Row("dah", (12, 24, 36), lambda p: {"epochs": 3} if p == "cpu" else {}),
+    "dah-lengths": Row("dah", (12, 24, 36), lambda p: {"epochs": 10} if p == "cpu" else {}),
     "dpsh": Row("dpsh", BITS, lambda p: {"epochs": ABLATION_EPOCHS["dpfah"]} if p == "cpu" else {}),
     "dsh": Row("dsh", BITS, lambda p: {"epochs": ABLATION_EPOCHS["dpfah"]} if p == "cpu" else {}),
     "lsh": Row("lsh", BITS),
