@@ -263,6 +263,19 @@ def test_a_non_finite_loss_stops_training_at_once_naming_the_step_and_the_parts(
     assert len(calls) == 3 and not (tmp_path / "run" / "checkpoint.pt").exists()
 
 
+def test_a_non_finite_gradient_of_a_finite_loss_stops_training_before_the_step(tmp_path):
+    method = build_method("dpsh", 8, epochs=1, batch_size=8)
+    real_loss = method.loss
+
+    def infinite_gradient(model, codes, *args, **kwargs):
+        total, parts = real_loss(model, codes, *args, **kwargs)
+        return total + (codes * 0).abs().sqrt().sum(), parts  # adds 0, but d sqrt(x)/dx at 0 is infinite
+
+    method.loss = infinite_gradient
+    with pytest.raises(loop.NonFiniteLossError, match=r"gradient is (inf|nan) at epoch 1, step 1"):
+        loop.train_model(method, tiny_splits(), tmp_path / "run", progress=False)
+
+
 def test_learning_rate_schedules():
     warm = [loop.lr_factor("warmup_linear", s, 10, 0.2) for s in range(11)]
     assert warm[0] == 0 and warm[2] == pytest.approx(1) and warm[6] == pytest.approx(0.5) and warm[10] == 0

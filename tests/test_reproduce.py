@@ -21,7 +21,8 @@ from hashlib_tutorial.training.registry import build_method
 
 def fake_report(method, bits, value, seconds=10.0):
     curve = {"precision": [1.0, 0.5], "recall": [0.1, 0.6]}
-    return {"method": method, "protocol": "quick", "config": {"epochs": 3},
+    config = {"epochs": 3, "backbone": "resnet18", "backbone_kwargs": {"width": 0.25}, "attention": None}
+    return {"method": method, "protocol": "quick", "config": config,
             "provenance": {"device": "cpu", "threads": 2, "git_commit": "abc", "seconds": 60.0}, "results": {
         str(b): {"mAP": value, "mAP_tie_aware": value - 0.01, "precision_radius2": 0.4, "pr_curve": curve,
                  "precision_at_n": {"1": 0.9, "10": 0.8, "1000": 0.7}, "encode_us_per_image": 123.4,
@@ -34,21 +35,27 @@ def fake_results(rows):
 
 
 def test_table_puts_the_papers_numbers_beside_ours_and_figures_are_written(tmp_path):
-    results = fake_results({"dpfah": fake_report("dpfah", (16, 32), 0.5), "itq-features": fake_report("itq", (16,), 0.3),
+    dpfah = fake_report("dpfah", (16, 32), 0.5)
+    dpfah["config"].update(backbone="resnet18", backbone_kwargs={"width": 0.25}, attention="simam")
+    dah = fake_report("dah", (48,), 0.7)
+    dah["config"].update(backbone="dah_resnet30", backbone_kwargs={"width": 0.5}, attention="cbam")
+    results = fake_results({"dpfah": dpfah, "dah-resnet30": dah, "itq-features": fake_report("itq", (16,), 0.3),
                             "dpfah-simam": fake_report("dpfah", (32,), 0.2),
                             "admth-mosaic": {**fake_report("admth", (16,), 0.9), "dataset": "cifar10-mosaic"}})
     table = markdown_table(results)
     assert table.startswith("mAP@ALL, profile `cpu`; trained on cpu with 2 threads at commit abc")
-    assert "| dpfah | quick | 3 | 16 | 0.500 | 0.490 |  | 0.400 | 0.700 | 10 | 0.838 (cifar10, mAP@ALL) |" in table
-    assert "| itq-features | quick | - | 16 | 0.300 | 0.290 |  | 0.400 | 0.700 | 10 |  |" in table  # no epochs, no paper
+    assert "| dpfah | quick | resnet18 x0.25, simam at the stem | 3 | 16 | 0.500 | 0.490 |  | 0.400 | 0.700 | 10 | " \
+           "0.838 (cifar10, mAP@ALL) |" in table
+    assert "| dah-resnet30 | quick | dah_resnet30 x0.5, cbam | 3 | 48 | 0.700 |" in table and "| 0.923 (cifar10-2" in table
+    assert "| itq-features | quick | - | - | 16 | 0.300 | 0.290 |  | 0.400 | 0.700 | 10 |  |" in table  # no epochs, no paper
     assert "| admth-mosaic | cifar10-mosaic quick (multi-label stand-in for NUS-WIDE / MS-COCO) |" in table
     assert "dpfah-simam" not in table  # ablations have their own tables
     headline = headline_table(results)
     assert "| row | 16 bits | 32 bits |" in headline and "| dpfah | 0.500 | 0.500 |" in headline
     assert "| itq-features | 0.300 |  |" in headline and "| dpfah, paper (cifar10, mAP@ALL) | 0.838 | 0.845 |" in headline
     written = write_figures({**results, "profile": "quick"}, tmp_path)
-    assert [p.name for p in written] == ["quick_pr_pn_16bits.png", "quick_pr_pn_32bits.png", "quick_map_vs_bits.png",
-                                         "quick_map_vs_seconds.png"]
+    assert [p.name for p in written] == ["quick_pr_pn_16bits.png", "quick_pr_pn_32bits.png", "quick_pr_pn_48bits.png",
+                                         "quick_map_vs_bits.png", "quick_map_vs_seconds.png"]
     assert all(p.stat().st_size > 1000 for p in written)
 
 
@@ -78,8 +85,8 @@ def test_report_tables_show_seeded_ablations_timings_and_missing_rows():
                for s in ("", "-seed1")}}
     text = report_tables(fake_results(rows))
     assert "17 rows (seeds counted); the invocations that finished them took 17 min in all" in text
-    assert "| 12 | dah-lengths | 3 | 0.600 | 0.925 | 0.700 | 123 | 0.050 |" in text
-    assert "| 48 | dah | 3 | 0.900 | 0.923 | 0.700 | 123 | 0.050 |" in text
+    assert "| 12 | dah-lengths | resnet18 x0.25, no attention | 3 | 10 | 0.600 | 0.925 | 0.700 | 123 | 0.050 |" in text
+    assert "| 48 | dah | resnet18 x0.25, no attention | 3 | 10 | 0.900 | 0.923 | 0.700 | 123 | 0.050 |" in text
     assert "| DAH (CBAM, DAH's loss) | dah-recipe | 48 | 0.510 +- 0.014 (2 seeds) |  |  |" in text
     assert ("| NoneA-DAH (no CBAM) | dah-no-cbam | 48 | 0.560 +- 0.014 (2 seeds) | dah-recipe | "
             "+0.050 (measurable) |") in text
@@ -89,7 +96,7 @@ def test_report_tables_show_seeded_ablations_timings_and_missing_rows():
             "-0.010 (measurable) |") in text
     assert "one multi-length run 100 +- 0 (2 seeds), four single-length runs 200 +- 0 (2 seeds) (ratio 0.50)" in text
     # the findings: numbers and directions written from the rows
-    assert ("- **dah** (quick, 3 epochs, 0 min of training per model): mAP@ALL 0.900 at 48 bits; "
+    assert ("- **dah** (quick, resnet18 x0.25, no attention, 3 epochs, 0 min of training per model): mAP@ALL 0.900 at 48 bits; "
             "the paper (cifar10-2, mAP@ALL): 0.923 at 48.") in text
     assert ("- CBAM in DAH (DAH against NoneA-DAH): 0.510 +- 0.014 (2 seeds) against 0.560 +- 0.014 (2 seeds): "
             "-0.050 (measurable).") in text

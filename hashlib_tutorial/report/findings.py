@@ -3,6 +3,7 @@ comes from ``results.json``, so the prose cannot drift from the tables."""
 
 from __future__ import annotations
 
+from ..training.registry import method_class
 from .papers import PAPER_ADMTH_SECONDS, PAPER_MAP
 from .seeds import format_mean_sd, mean_sd, seed_values, verdict
 
@@ -23,6 +24,19 @@ EFFECTS = [
 ]
 
 
+def network(report: dict) -> str:
+    """The row's network: backbone, width and attention, e.g. "resnet18 x0.25, cbam in every block"."""
+    if not method_class(report["method"]).deep:
+        return "-"
+    config = report.get("config", {})
+    kwargs = config.get("backbone_kwargs") or {}
+    width = f" x{kwargs['width']:g}" if "width" in kwargs else ""
+    attention = config.get("attention") or "no attention"
+    if config.get("attention") and config.get("backbone") == "resnet18":  # ResNet18's placements
+        attention += " in every block" if kwargs.get("placement") == "blocks" else " at the stem"
+    return f"{config.get('backbone', '')}{width}, {attention}"
+
+
 def _headline(rows: dict, label: str, paper: str) -> str | None:
     report = rows.get(label)
     if not report:
@@ -30,14 +44,15 @@ def _headline(rows: dict, label: str, paper: str) -> str | None:
     minutes = max(r["train_seconds"] for r in report["results"].values()) / 60
     ours = ", ".join(f"{r['mAP']:.3f} at {b} bits" for b, r in report["results"].items())
     theirs = ", ".join(f"{PAPER_MAP[paper]['mAP'][b]:.3f} at {b}" for b in report["results"] if b in PAPER_MAP[paper]["mAP"])
-    return (f"**{label}** ({report['protocol']}, {report['config']['epochs']} epochs, {minutes:.0f} min of training "
+    return (f"**{label}** ({report['protocol']}, {network(report)}, {report['config']['epochs']} epochs, "
+            f"{minutes:.0f} min of training "
             f"per model): mAP@ALL {ours}" + (f"; the paper ({PAPER_MAP[paper]['protocol']}): {theirs}." if theirs else "."))
 
 
 def findings(results: dict) -> str:
     """Markdown bullets: the headline rows against the papers, then each claimed effect with its verdict."""
     rows, lines = results["rows"], []
-    for label, paper in (("dah", "dah"), ("dah-lengths", "dah"), ("dpfah", "dpfah")):
+    for label, paper in (("dah", "dah"), ("dah-resnet30", "dah"), ("dah-lengths", "dah"), ("dpfah", "dpfah")):
         if (line := _headline(rows, label, paper)) is not None:
             lines.append(f"- {line}")
     for label in ("admth", "admth-mosaic"):

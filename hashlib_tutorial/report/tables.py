@@ -8,7 +8,7 @@ from pathlib import Path
 from ..training.registry import method_class
 from .papers import PAPER_ADMTH_SECONDS, PAPER_DAH_ENCODE_US, PAPER_MAP
 from .rows import BITS, MAIN_ROWS
-from .findings import findings
+from .findings import findings, network
 from .seeds import format_mean_sd, mean_sd, seed_reports, seed_values, verdict
 
 
@@ -29,7 +29,7 @@ def _data(report: dict) -> str:
 
 def _paper_row(label: str, report: dict) -> dict | None:
     """The paper's numbers for a main row of the paper's own method on CIFAR-10 (not the mosaics)."""
-    same = label in (report["method"], f"{report['method']}-lengths") and report.get("dataset", "cifar10") == "cifar10"
+    same = label.split("-")[0] == report["method"] and report.get("dataset", "cifar10") == "cifar10"
     return PAPER_MAP.get(report["method"]) if same else None
 
 
@@ -39,8 +39,8 @@ def markdown_table(results: dict) -> str:
     distinct = lambda key: ", ".join(sorted({str(p[key]) for p in trained}))  # noqa: E731
     lines = [f"mAP@ALL, profile `{results['profile']}`; trained on {distinct('device')} with "
              f"{distinct('threads')} threads at commit {distinct('git_commit')}", "",
-             "| row | data and protocol | epochs | bits | mAP (ours) | tie-aware | chance | P@r<=2 | P@1000 | "
-             "train s | paper mAP (its protocol) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| row | data and protocol | network | epochs | bits | mAP (ours) | tie-aware | chance | P@r<=2 | P@1000 | "
+             "train s | paper mAP (its protocol) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, report in results["rows"].items():
         if label not in MAIN_ROWS:
             continue
@@ -48,7 +48,7 @@ def markdown_table(results: dict) -> str:
         for bits, r in report["results"].items():
             theirs = f"{paper['mAP'][bits]:.3f} ({paper['protocol']})" if paper and bits in paper["mAP"] else ""
             chance = "" if r.get("chance") is None else f"{r['chance']:.3f}"
-            lines.append(f"| {label} | {_data(report)} | {_epochs(report)} | {bits} | {r['mAP']:.3f} | "
+            lines.append(f"| {label} | {_data(report)} | {network(report)} | {_epochs(report)} | {bits} | {r['mAP']:.3f} | "
                          f"{r['mAP_tie_aware']:.3f} | {chance} | {r['precision_radius2']:.3f} | {_p1000(r)} | "
                          f"{r.get('train_seconds', 0):.0f} | {theirs} |")
     return "\n".join(lines) + "\n"
@@ -102,17 +102,17 @@ def report_tables(results: dict) -> str:
                  for p, recipe, paper, bits in DEPARTURES]
         parts += ["\n## What the departures buy: the paper-faithful objective beside the recipe, same budget\n",
                   "\n".join(lines)]
-    dah_lengths = {**rows.get("dah-lengths", {}).get("results", {}), **rows.get("dah", {}).get("results", {})}
-    if dah_lengths:
-        lines = ["| bits | row | epochs | mAP | paper mAP | P@1000 | "
+    dah_rows = [(label, b, r) for label in ("dah", "dah-resnet30", "dah-lengths") if label in rows
+                for b, r in rows[label]["results"].items()]
+    if dah_rows:
+        lines = ["| bits | row | network | epochs | train s | mAP | paper mAP | P@1000 | "
                  f"encode us/img (paper: {PAPER_DAH_ENCODE_US:,}) | bit balance: mean abs(fraction of ones - 1/2) |",
-                 "|---|---|---|---|---|---|---|---|"]
-        for b in sorted(dah_lengths, key=int):
-            label = "dah" if b in rows.get("dah", {}).get("results", {}) else "dah-lengths"
-            r, paper = dah_lengths[b], PAPER_MAP["dah"]["mAP"].get(b)
-            lines.append(f"| {b} | {label} | {_epochs(rows[label])} | {r['mAP']:.3f} | "
-                         f"{'' if paper is None else f'{paper:.3f}'} | {_p1000(r)} | "
-                         f"{r['encode_us_per_image']:.0f} | {r['bit_balance']['mean_abs_deviation']:.3f} |")
+                 "|---|---|---|---|---|---|---|---|---|---|"]
+        for label, b, r in sorted(dah_rows, key=lambda row: int(row[1])):
+            paper = PAPER_MAP["dah"]["mAP"].get(b)
+            lines.append(f"| {b} | {label} | {network(rows[label])} | {_epochs(rows[label])} | "
+                         f"{r.get('train_seconds', 0):.0f} | {r['mAP']:.3f} | {'' if paper is None else f'{paper:.3f}'} | "
+                         f"{_p1000(r)} | {r['encode_us_per_image']:.0f} | {r['bit_balance']['mean_abs_deviation']:.3f} |")
         parts += ["\n## DAH on its own protocol (Table 2)\n", "\n".join(lines) + "\n"]
     if "dah-recipe" in rows:
         parts += ["\n## DAH ablations (Tables 3-5)\n", seeded_table(rows, DAH_ABLATION, ["48"])]

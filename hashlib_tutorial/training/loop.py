@@ -121,7 +121,7 @@ def training_batches(config: TrainConfig, train_set: Dataset, sampler=None):
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite: training stops at once instead of learning from NaN."""
+    """The loss or its gradient became NaN or infinite: training stops at once instead of learning from NaN."""
 
 
 # ------------------------------------------------------------------------------------------ training
@@ -224,9 +224,13 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
                     f"Train again with a lower --lr (--overwrite), or check the inputs")
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
-            if config.grad_clip:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            scaler.unscale_(optimizer)
+            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or math.inf)
+            if not scaler.is_enabled() and not torch.isfinite(grad_norm):  # fp16's scaler skips such steps itself
+                raise NonFiniteLossError(
+                    f"{config.method}: the loss is finite but its gradient is {grad_norm.item()} at epoch {epoch}, "
+                    f"step {step}; a step would fill the weights with NaN. Train again with --set precision=fp32 "
+                    f"or --set compile=false (--overwrite) to find the cause")
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
