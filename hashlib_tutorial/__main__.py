@@ -68,7 +68,7 @@ def _benchmark(args) -> None:
 def _checkpoints(args) -> None:
     from .course import save_checkpoints
 
-    save_checkpoints(retrain=args.retrain)
+    save_checkpoints(retrain=args.retrain, command=_command(args.argv))
 
 
 def _reproduce(args) -> None:

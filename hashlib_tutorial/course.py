@@ -22,12 +22,12 @@ import shutil
 from pathlib import Path
 
 
+from . import PROJECT_ROOT
 from .training.config import PROFILES, TrainConfig
 from .training.registry import build_method
 from .training.train import train
 
-ROOT = Path(__file__).resolve().parent.parent
-CHECKPOINTS = ROOT / "checkpoints"
+CHECKPOINTS = PROJECT_ROOT / "checkpoints"
 _IGNORED = ("bits", "data_dir", "device", "compile")  # fields that do not change what a run learns
 # The gallery's model (10): DPFAH trained on the 45,000 training images of DAH's protocol, whose database
 # is those training images, so the galleries show a model that has seen enough data to be convincing.
@@ -79,24 +79,28 @@ def _matching(folder: Path, wanted: dict, bits: tuple[int, ...]) -> Path | None:
     return None
 
 
-def course_run(method: str, bits, dataset: str = "cifar10", *, retrain: bool = False, **overrides) -> Path:
+def course_run(method: str, bits, dataset: str = "cifar10", *, retrain: bool = False, command: str | None = None,
+               **overrides) -> Path:
     """A trained run of ``method`` with this configuration (see the module docstring). Returns its directory.
 
     A saved run is reused only when its ``config.json`` matches the configuration asked for, so a
     changed protocol, epoch count or loss weight trains again instead of showing stale results.
     ``retrain=True`` skips the committed checkpoints and the ``reproduce`` runs (a run of this
-    configuration already trained into ``runs/course/`` is still reused).
+    configuration already trained into ``runs/course/`` is still reused). ``command`` is recorded in
+    the run's provenance (default: this call, written out).
     """
     config = course_config(method, bits, dataset, **overrides)
     wanted = config.as_saved()
-    for folder in () if retrain else (CHECKPOINTS / config.profile, ROOT / "results" / config.profile / "runs"):
+    for folder in () if retrain else (CHECKPOINTS / config.profile, PROJECT_ROOT / "results" / config.profile / "runs"):
         if found := _matching(folder, wanted, config.bits):
             return found
     digest = hashlib.sha1(json.dumps({k: v for k, v in wanted.items() if k not in _IGNORED}, sort_keys=True).encode())
-    run_dir = ROOT / "runs" / "course" / f"{method}_{dataset}_{'-'.join(map(str, config.bits))}_{digest.hexdigest()[:8]}"
+    run_dir = PROJECT_ROOT / "runs" / "course" / f"{method}_{dataset}_{'-'.join(map(str, config.bits))}_{digest.hexdigest()[:8]}"
     if not _has_bits(run_dir, config.bits):
         fields = {k: v for k, v in config.to_dict().items() if k not in ("method", "bits", "profile")}
-        train(method, config.bits, run_dir, config.profile, resume=True, progress=False, **fields)
+        call = ", ".join([repr(method), repr(bits), repr(dataset), *(f"{k}={v!r}" for k, v in overrides.items())])
+        train(method, config.bits, run_dir, config.profile, resume=True, progress=False,
+              command=command or f"hashlib_tutorial.course.course_run({call})", **fields)
     return run_dir
 
 
@@ -105,7 +109,7 @@ def _mAP(run_dir: Path) -> str:
     return " / ".join(f"{r['mAP']:.3f}" for r in results.values())
 
 
-def save_checkpoints(retrain: bool = False) -> list[Path]:
+def save_checkpoints(retrain: bool = False, command: str = "python -m hashlib_tutorial checkpoints") -> list[Path]:
     """Every run of :data:`COURSE_RUNS` under the course profile, copied without its resumable
     ``checkpoint.pt`` into ``checkpoints/<profile>/`` (to commit), and its mAP printed.
 
@@ -118,7 +122,7 @@ def save_checkpoints(retrain: bool = False) -> list[Path]:
         config = course_config(method, bits, dataset, **overrides)
         committed = _matching(CHECKPOINTS / config.profile, config.as_saved(), config.bits)
         before = f" (committed: {_mAP(committed)})" if committed and retrain else ""
-        run_dir = course_run(method, bits, dataset, retrain=retrain, **{**overrides, "compile": True})
+        run_dir = course_run(method, bits, dataset, retrain=retrain, command=command, **{**overrides, "compile": True})
         target = committed or CHECKPOINTS / config.profile / run_dir.name
         if run_dir != target:
             shutil.rmtree(target, ignore_errors=True)
@@ -128,5 +132,5 @@ def save_checkpoints(retrain: bool = False) -> list[Path]:
                     shutil.copy2(path, target / path.relative_to(run_dir))
         saved.append(target)
         print(f"{method} {'/'.join(map(str, config.bits))} bits, {dataset} {overrides or ''}: mAP {_mAP(target)}{before}"
-              f" -> {target.relative_to(ROOT)}", flush=True)
+              f" -> {target.relative_to(PROJECT_ROOT)}", flush=True)
     return saved

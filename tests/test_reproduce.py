@@ -10,7 +10,8 @@ from hashlib_tutorial.report import recipe
 from hashlib_tutorial.report.papers import PAPER_MAP
 from hashlib_tutorial.report import reproduce as reproduce_module
 from hashlib_tutorial.report.figures import write_figures
-from hashlib_tutorial.report.reproduce import ROOT, reproduce
+from hashlib_tutorial import PROJECT_ROOT
+from hashlib_tutorial.report.reproduce import reproduce
 from hashlib_tutorial.report.rows import ABLATION_ROWS, BITS, DEMO_ROWS, MAIN_ROWS, row_settings, rows_for, seed_keys
 from hashlib_tutorial.report.seeds import format_mean_sd, mean_sd, seed_reports, seed_values, verdict
 from hashlib_tutorial.report.tables import (BEGIN, DEMO_MARKERS, END, fill_report, headline_table, markdown_table,
@@ -170,7 +171,7 @@ def test_reproduce_reads_back_rows_with_their_settings_and_trains_only_the_rest(
 
 
 def test_course_reuses_a_run_only_when_its_configuration_matches(tmp_path, monkeypatch):
-    monkeypatch.setattr(course, "ROOT", tmp_path)
+    monkeypatch.setattr(course, "PROJECT_ROOT", tmp_path)
     monkeypatch.setattr(course, "CHECKPOINTS", tmp_path / "checkpoints")  # none committed here
     monkeypatch.setenv("HASHLIB_PROFILE", "quick")
     wanted = json.loads(json.dumps(course.course_config("dpfah", 32).to_dict()))
@@ -208,14 +209,14 @@ def test_fill_report_replaces_only_the_generated_block(tmp_path):
 def test_committed_report_matches_committed_results():
     from pathlib import Path
 
-    results = ROOT / "results" / "cpu" / "results.json"
+    results = PROJECT_ROOT / "results" / "cpu" / "results.json"
     if not results.exists():
         pytest.skip("no results/cpu/results.json")
     results = json.loads(results.read_text())
-    assert report_tables(results) in Path(ROOT / "REPRODUCTION.md").read_text()
-    assert headline_table(results) in Path(ROOT / "README.md").read_text()
-    demo = json.loads((ROOT / "results" / "demo" / "results.json").read_text())
-    readme = Path(ROOT / "README.md").read_text()
+    assert report_tables(results) in Path(PROJECT_ROOT / "REPRODUCTION.md").read_text()
+    assert headline_table(results) in Path(PROJECT_ROOT / "README.md").read_text()
+    demo = json.loads((PROJECT_ROOT / "results" / "demo" / "results.json").read_text())
+    readme = Path(PROJECT_ROOT / "README.md").read_text()
     assert readme.index(DEMO_MARKERS[0]) < readme.index(headline_table(demo)) < readme.index(DEMO_MARKERS[1])
 
 
@@ -230,12 +231,12 @@ def test_recipe_table_writes_each_row_as_one_change_and_matches_the_committed_re
     assert "`python -m hashlib_tutorial train --method dpfah --bits 32 --protocol quick --set 'epochs=5'`" in table
     assert "| B | A at lr 0.05 | row A + `--set 'lr=0.05'` | 5 | stopped at epoch 3 |" in table
     assert "| 0.200 | 10 | 1 | 5: 0.250 |" in table
-    committed = json.loads((ROOT / "results" / "recipe.json").read_text())
-    assert recipe.recipe_table(committed) in (ROOT / "REPRODUCTION.md").read_text()
+    committed = json.loads((PROJECT_ROOT / "results" / "recipe.json").read_text())
+    assert recipe.recipe_table(committed) in (PROJECT_ROOT / "REPRODUCTION.md").read_text()
 
 
 def test_checkpoints_come_first_keep_only_the_small_files_and_retrain_on_request(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(course, "ROOT", tmp_path)
+    monkeypatch.setattr(course, "PROJECT_ROOT", tmp_path)
     monkeypatch.setattr(course, "CHECKPOINTS", tmp_path / "checkpoints")
     monkeypatch.setenv("HASHLIB_PROFILE", "quick")
     monkeypatch.setattr(course, "COURSE_RUNS", (("dpfah", (32,), "cifar10", {}),))

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 
+from .. import PROJECT_ROOT
 from ..training.registry import build_method
-from .reproduce import ROOT
 from .tables import fill_report
 
 MARKERS = ("<!-- recipe table: generated from results/recipe.json by report.recipe -->", "<!-- end of recipe table -->")
@@ -69,8 +69,8 @@ def recipe_table(recipe: dict) -> str:
 
 
 def main() -> None:
-    recipe = json.loads((ROOT / "results" / "recipe.json").read_text())
-    fill_report(ROOT / "REPRODUCTION.md", recipe, recipe_table(recipe), MARKERS)
+    recipe = json.loads((PROJECT_ROOT / "results" / "recipe.json").read_text())
+    fill_report(PROJECT_ROOT / "REPRODUCTION.md", recipe, recipe_table(recipe), MARKERS)
 
 
 if __name__ == "__main__":

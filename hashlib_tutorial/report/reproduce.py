@@ -21,6 +21,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from .. import PROJECT_ROOT
 from ..training.config import PROFILES, resolve_config
 from ..training.runs import changed_settings, git_commit, provenance, resolve_device, save_json
 from ..training.train import train
@@ -29,10 +30,9 @@ from .papers import PAPER_MAP
 from .rows import row_settings, rows_for, seed_key
 from .tables import DEMO_MARKERS, fill_report, headline_table, markdown_table, report_tables
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
-def reproduce(profile: str, out_root: Path = ROOT / "results", methods: list[str] | None = None,
+def reproduce(profile: str, out_root: Path = PROJECT_ROOT / "results", methods: list[str] | None = None,
               data_dir: str | None = None, command: str = "", commit: bool = False, train_missing: bool = True) -> dict:
     """Train and evaluate every row and seed (or the rows named in ``methods``), then write results and figures.
 
@@ -72,7 +72,7 @@ def reproduce(profile: str, out_root: Path = ROOT / "results", methods: list[str
                 _commit(written, f"reproduce --profile {profile}: row {key}")
     results = _results(profile, rows, command, started)
     _write(results, out, out_root)
-    write_figures(results, ROOT / "figures")
+    write_figures(results, PROJECT_ROOT / "figures")
     print(markdown_table(results))
     return results
 
@@ -95,23 +95,23 @@ def _write(results: dict, out: Path, out_root: Path) -> list[Path]:
     save_json(out / "results.json", results)
     (out / "results.md").write_text(report_tables(results))
     written = [out / "results.json", out / "results.md"]
-    if Path(out_root).resolve() == (ROOT / "results").resolve():
+    if Path(out_root).resolve() == (PROJECT_ROOT / "results").resolve():
         if results["profile"] == "cpu":
-            fill_report(ROOT / "REPRODUCTION.md", results)
-            fill_report(ROOT / "README.md", results, headline_table(results))
-            written += [ROOT / "REPRODUCTION.md", ROOT / "README.md"]
+            fill_report(PROJECT_ROOT / "REPRODUCTION.md", results)
+            fill_report(PROJECT_ROOT / "README.md", results, headline_table(results))
+            written += [PROJECT_ROOT / "REPRODUCTION.md", PROJECT_ROOT / "README.md"]
         if results["profile"] == "demo":
-            fill_report(ROOT / "README.md", results, headline_table(results), DEMO_MARKERS)
-            written.append(ROOT / "README.md")
+            fill_report(PROJECT_ROOT / "README.md", results, headline_table(results), DEMO_MARKERS)
+            written.append(PROJECT_ROOT / "README.md")
     return written
 
 
 def _commit(paths: list[Path], message: str) -> None:
     """Commit ``paths`` alone (the rest of the work tree is left as it is); a warning if git refuses."""
     names = [str(p) for p in paths]
-    done = subprocess.run(["git", "add", "--", *names], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(["git", "add", "--", *names], cwd=PROJECT_ROOT, capture_output=True, text=True)
     if done.returncode == 0:
-        done = subprocess.run(["git", "commit", "--only", "-m", message, "--", *names], cwd=ROOT,
+        done = subprocess.run(["git", "commit", "--only", "-m", message, "--", *names], cwd=PROJECT_ROOT,
                               capture_output=True, text=True)
     if done.returncode:
         print(f"warning: could not commit {', '.join(names)}: {done.stderr.strip() or done.stdout.strip()}")

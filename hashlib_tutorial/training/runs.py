@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import PROJECT_ROOT
 from ..data.files import NPZ_ERRORS, atomic_write
 from ..data.splits import RetrievalSplits, load_data
 from .config import TrainConfig
@@ -201,10 +202,9 @@ def git_commit() -> str:
     """The project's commit, +dirty when the package's code has uncommitted changes; read once per
     process, at the start of a run (edits to notebooks or docs during a run do not mark it)."""
     try:
-        root = Path(__file__).resolve().parents[2]
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "hashlib_tutorial"],
-                               cwd=root, capture_output=True, text=True).stdout.strip()
+                               cwd=PROJECT_ROOT, capture_output=True, text=True).stdout.strip()
         return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "unknown"
     except OSError:
         return "unknown"
