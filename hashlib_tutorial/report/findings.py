@@ -45,8 +45,7 @@ def _headline(rows: dict, label: str, paper: str) -> str | None:
     ours = ", ".join(f"{r['mAP']:.3f} at {b} bits" for b, r in report["results"].items())
     theirs = ", ".join(f"{PAPER_MAP[paper]['mAP'][b]:.3f} at {b}" for b in report["results"] if b in PAPER_MAP[paper]["mAP"])
     return (f"**{label}** ({report['protocol']}, {network(report)}, {report['config']['epochs']} epochs, "
-            f"{minutes:.0f} min of training "
-            f"per model): mAP@ALL {ours}" + (f"; the paper ({PAPER_MAP[paper]['protocol']}): {theirs}." if theirs else "."))
+            f"{minutes:.0f} min of training per model): mAP@ALL {ours}" + (f"; the paper ({PAPER_MAP[paper]['protocol']}): {theirs}." if theirs else "."))
 
 
 def findings(results: dict) -> str:
