@@ -4,6 +4,7 @@ import pytest
 import torch
 import torchvision
 from torch import nn
+from torchvision.models.resnet import BasicBlock
 
 from hashlib_tutorial.model.attention import CBAM, SimAM
 from hashlib_tutorial.model.backbones import BACKBONES, AlexNetTrunk, DAHResNet30, ResNet18, build_backbone
@@ -47,7 +48,7 @@ def test_unknown_names_are_refused_with_the_choices():
         build_backbone("vgg16")
     with pytest.raises(ValueError, match="'imagenet' or 'cifar'"):
         ResNet18(stem="tiny")
-    with pytest.raises(ValueError, match="'stem' or 'blocks'"):
+    with pytest.raises(ValueError, match="'stem', 'blocks' or 'stages'"):
         ResNet18(attention="se", placement="everywhere")
 
 
@@ -57,6 +58,10 @@ def test_resnet18_attention_placement():
     count = lambda net, kind: sum(isinstance(m, kind) for m in net.modules())  # noqa: E731
     assert count(stem, SimAM) == 1 and count(blocks, SimAM) == 8  # 8 basic blocks in ResNet-18
     assert count(ResNet18(attention="cbam", placement="blocks"), CBAM) == 8
+    stages = ResNet18(stem="cifar", attention="cbam", placement="stages", width=0.25)
+    assert count(stages, CBAM) == 4  # DAH's Table 1: after the stem and every stage but the last
+    assert [type(layer[-1]) for layer in stages.layers] == [CBAM, CBAM, CBAM, BasicBlock]
+    assert isinstance(stages.stem_attention, CBAM)  # y = CBAM(x), not x + CBAM(x)
     x = torch.randn(1, 64, 8, 8)
     torch.testing.assert_close(stem.stem_attention(x), x + SimAM()(x))  # DPFAH: x + SimAM(x)
 

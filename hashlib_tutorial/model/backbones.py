@@ -58,12 +58,13 @@ class ResNet18(nn.Module):
     narrower one with the CIFAR stem, which keeps 4x4 maps in the last stage).
     Placements: ``"stem"``: y = x + A(x) after the stem (DPFAH); ``"blocks"``: inside every residual
     block, where each module's reference code puts it (SimAM before the block's second BN, SE and
-    CBAM after it, before the residual add).
+    CBAM after it, before the residual add); ``"stages"``: y = A(x) after the stem and after every
+    stage but the last, as DAH's Table 1 places CBAM (at every resolution but the smallest).
 
     Args:
         stem: "imagenet" or "cifar".
         attention: "se", "cbam", "simam" or None.
-        placement: "stem" or "blocks".
+        placement: "stem", "blocks" or "stages".
         weights: "imagenet" (torchvision's weights, downloaded once; width 1 only) or None. The
             "cifar" stem's 3x3 conv is always new.
         attention_kwargs: passed to the attention block, e.g. {"e_lambda": 1e-4}.
@@ -83,8 +84,8 @@ class ResNet18(nn.Module):
         super().__init__()
         if stem not in ("imagenet", "cifar"):
             raise ValueError(f"unknown stem {stem!r}; choose 'imagenet' or 'cifar'")
-        if placement not in ("stem", "blocks"):
-            raise ValueError(f"unknown placement {placement!r}; choose 'stem' or 'blocks'")
+        if placement not in ("stem", "blocks", "stages"):
+            raise ValueError(f"unknown placement {placement!r}; choose 'stem', 'blocks' or 'stages'")
         if width != 1.0 and weights not in (None, "none"):
             raise ValueError(f"ImageNet weights exist for width 1 only, got width={width}")
         net = _load_torchvision("resnet18", models.resnet18, weights) if width == 1.0 else _narrow_resnet18(width)
@@ -93,17 +94,23 @@ class ResNet18(nn.Module):
             net.conv1 = nn.Conv2d(3, c, kernel_size=3, stride=1, padding=1, bias=False)
             net.maxpool = nn.Identity()
         kwargs = attention_kwargs or {}
+        attend = attention not in (None, "none")
+        layers = [net.layer1, net.layer2, net.layer3, net.layer4]
         stem_attention: nn.Module = nn.Identity()
-        if attention not in (None, "none") and placement == "stem":
+        if attend and placement == "stem":
             stem_attention = StemAttention(build_attention(attention, c, **kwargs))
-        elif attention not in (None, "none"):
-            for layer in (net.layer1, net.layer2, net.layer3, net.layer4):
+        elif attend and placement == "stages":
+            stem_attention = build_attention(attention, c, **kwargs)
+            layers[:3] = [nn.Sequential(*layer, build_attention(attention, layer[-1].bn2.num_features, **kwargs))
+                          for layer in layers[:3]]
+        elif attend:
+            for layer in layers:
                 for block in layer:
                     a = build_attention(attention, block.bn2.num_features, **kwargs)
                     block.bn2 = nn.Sequential(a, block.bn2) if isinstance(a, SimAM) else nn.Sequential(block.bn2, a)
         self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
         self.stem_attention = stem_attention
-        self.layers = nn.Sequential(net.layer1, net.layer2, net.layer3, net.layer4)
+        self.layers = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.out_features = net.fc.in_features
 

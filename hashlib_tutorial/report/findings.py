@@ -33,7 +33,8 @@ def network(report: dict) -> str:
     width = f" x{kwargs['width']:g}" if "width" in kwargs else ""
     attention = config.get("attention") or "no attention"
     if config.get("attention") and config.get("backbone") == "resnet18":  # ResNet18's placements
-        attention += " in every block" if kwargs.get("placement") == "blocks" else " at the stem"
+        attention += {"blocks": " in every block", "stages": " after the stem and stages 1-3"}.get(
+            kwargs.get("placement"), " at the stem")
     return f"{config.get('backbone', '')}{width}, {attention}"
 
 

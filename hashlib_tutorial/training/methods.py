@@ -158,9 +158,11 @@ class DAH(Method):
     weights; the paper means the two-sided form, so this is a departure, not a fix), w_class = 5
     (``loss_weights["class"]``: the class loss reaches the network only through the bounded codes and
     learns slowly at the paper's weight), the recipe of :data:`config.CPU_RECIPE`, and the network:
-    DPFAH's CPU network (ResNet-18 at 1/4 width, CIFAR stem) with CBAM in every block instead of the
-    paper's depthwise-separable ResNet-30, which learned less per epoch and ran slower per epoch here
-    (measured in REPRODUCTION.md). ``--set backbone=dah_resnet30`` trains the paper's network.
+    DPFAH's CPU network (ResNet-18 at 1/4 width, CIFAR stem) instead of the paper's depthwise-separable
+    ResNet-30, which learned less per epoch and ran slower per epoch here (measured in REPRODUCTION.md),
+    with CBAM in every block (quick and demo profiles) or, in the report's cpu profile, where the
+    paper's Table 1 puts it: after the stem and every stage but the last (``placement="stages"``).
+    ``--set backbone=dah_resnet30`` trains the paper's network.
     """
 
     name, paper = "dah", "Li et al., IEEE Access 2020"
