@@ -121,10 +121,11 @@ def cpu_profiles(quick: dict, demo_epochs: int, **cpu) -> dict[str, dict]:
     """The quick, demo and cpu profiles of a method, from its quick settings (see PROFILES).
 
     The cpu profile (the report's runs) is the quick one on the ``cifar10`` protocol, compiled with
-    torch.compile (about 1.7x faster steps here after a one-off compilation of about a minute), then ``cpu``.
+    torch.compile (about 1.7x faster steps here after a one-off compilation of about a minute), with
+    ``cpu`` merged in (nested dicts key by key, so ``backbone_kwargs={"placement": ...}`` keeps the rest).
     """
     return {"quick": quick, "demo": {**quick, "epochs": demo_epochs},
-            "cpu": {**quick, "protocol": "cifar10", "compile": True, **cpu}}
+            "cpu": merge(quick, {"protocol": "cifar10", "compile": True, **cpu})}
 
 
 # ------------------------------------------------------------------------------ each method's profiles
@@ -170,7 +171,7 @@ DAH = {
         backbone_kwargs={"stem": "cifar", "width": 0.25, "placement": "blocks"}, attention="cbam",
         departures=("one_sided_dissimilar",), loss_weights={"class": 5.0},
     ), demo_epochs=30, protocol="cifar10-2", epochs=45, batch_size=256, eval_every=5,
-        backbone_kwargs={"stem": "cifar", "width": 0.25, "placement": "stages"}),
+        backbone_kwargs={"placement": "stages"}),
 }
 # DAH's own ResNet-30 at half width, the widest whose 13 epochs of cifar10-2 fit in an hour here.
 DAH_PAPER_NETWORK = {"backbone": "dah_resnet30", "backbone_kwargs": {"width": 0.5}, "epochs": 13}
