@@ -308,6 +308,24 @@ def test_each_method_learns_with_its_quick_recipe_and_its_codes_do_not_collapse(
     assert (u - centre).abs().mean() > (0.02 if name == "dah" else 0.1)  # not collapsed onto the threshold
 
 
+def test_test_flip_averages_each_image_with_its_mirror_and_keeps_the_one_view_map():
+    from hashlib_tutorial.training.evaluate import evaluate_method
+
+    method = build_method("dpfah", 8, test_flip=True, **TINY["dpfah"])
+    torch.manual_seed(0)
+    model = method.build_model(num_classes=3).eval()
+    splits = tiny_splits()
+    x = torch.stack([splits.query[i][0] for i in range(len(splits.query))])
+    with torch.no_grad():
+        by_hand = (model(x)[0] + model(torch.flip(x, dims=[3]))[0]) / 2
+    flipped = relaxed_codes(model, splits.query, torch.device("cpu"), flip=True)
+    assert np.allclose(flipped, by_hand.numpy(), atol=1e-5)
+    assert not np.allclose(flipped, relaxed_codes(model, splits.query, torch.device("cpu")), atol=1e-3)
+    results = evaluate_method(method, model, splits, torch.device("cpu"))["8"]
+    plain = evaluate_method(build_method("dpfah", 8, **TINY["dpfah"]), model, splits, torch.device("cpu"))["8"]
+    assert results["mAP_one_view"] == plain["mAP"] and "mAP_one_view" not in plain
+
+
 def test_set_overrides_any_config_field_and_refuses_unknown_ones(capsys):
     from hashlib_tutorial.__main__ import build_parser
 

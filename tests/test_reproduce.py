@@ -52,6 +52,10 @@ def test_table_puts_the_papers_numbers_beside_ours_and_figures_are_written(tmp_p
     assert "| itq-features | quick | - | - | 16 | 0.300 | 0.290 |  | 0.400 | 0.700 | 10 |  |" in table  # no epochs, no paper
     assert "| admth-mosaic | cifar10-mosaic quick (multi-label stand-in for NUS-WIDE / MS-COCO) |" in table
     assert "dpfah-simam" not in table  # ablations have their own tables
+    dpfah["config"]["test_flip"] = True
+    dpfah["results"]["16"]["mAP_one_view"] = 0.45
+    assert "| resnet18 x0.25, simam at the stem, codes averaged with the mirror image's (test_flip) | 3 | 16 | " \
+           "0.500 (one view 0.450) | 0.490 |" in markdown_table(results)
     headline = headline_table(results)
     assert "| row | 16 bits | 32 bits |" in headline and "| dpfah | 0.500 | 0.500 |" in headline
     assert "| itq-features | 0.300 |  |" in headline and "| dpfah, paper (cifar10, mAP@ALL) | 0.838 | 0.845 |" in headline

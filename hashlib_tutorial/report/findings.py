@@ -35,7 +35,13 @@ def network(report: dict) -> str:
     if config.get("attention") and config.get("backbone") == "resnet18":  # ResNet18's placements
         attention += {"blocks": " in every block", "stages": " after the stem and stages 1-3"}.get(
             kwargs.get("placement"), " at the stem")
-    return f"{config.get('backbone', '')}{width}, {attention}"
+    flip = ", codes averaged with the mirror image's (test_flip)" if config.get("test_flip") else ""
+    return f"{config.get('backbone', '')}{width}, {attention}{flip}"
+
+
+def format_map(r: dict) -> str:
+    """mAP, and with test_flip the mAP of one view beside it."""
+    return f"{r['mAP']:.3f}" + (f" (one view {r['mAP_one_view']:.3f})" if "mAP_one_view" in r else "")
 
 
 def _headline(rows: dict, label: str, paper: str) -> str | None:
@@ -43,7 +49,7 @@ def _headline(rows: dict, label: str, paper: str) -> str | None:
     if not report:
         return None
     minutes = max(r["train_seconds"] for r in report["results"].values()) / 60
-    ours = ", ".join(f"{r['mAP']:.3f} at {b} bits" for b, r in report["results"].items())
+    ours = ", ".join(f"{format_map(r)} at {b} bits" for b, r in report["results"].items())
     theirs = ", ".join(f"{PAPER_MAP[paper]['mAP'][b]:.3f} at {b}" for b in report["results"] if b in PAPER_MAP[paper]["mAP"])
     return (f"**{label}** ({report['protocol']}, {network(report)}, {report['config']['epochs']} epochs, "
             f"{minutes:.0f} min of training per model): mAP@ALL {ours}" + (f"; the paper ({PAPER_MAP[paper]['protocol']}): {theirs}." if theirs else "."))
@@ -59,7 +65,7 @@ def findings(results: dict) -> str:
         if report := rows.get(label):
             chance = [r["chance"] for r in report["results"].values() if r.get("chance") is not None]
             lines.append(f"- **{label}** ({report.get('dataset', 'cifar10')}, {report['config']['epochs']} epochs): mAP@ALL "
-                         + ", ".join(f"{r['mAP']:.3f}" for r in report["results"].values())
+                         + ", ".join(format_map(r) for r in report["results"].values())
                          + f" at {'/'.join(report['results'])} bits"
                          + (f" (chance {min(chance):.3f}-{max(chance):.3f})." if chance else "."))
     for name, label, baseline, bits in EFFECTS:

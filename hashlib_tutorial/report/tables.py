@@ -8,7 +8,7 @@ from pathlib import Path
 from ..training.registry import method_class
 from .papers import PAPER_ADMTH_SECONDS, PAPER_DAH_ENCODE_US, PAPER_MAP
 from .rows import BITS, MAIN_ROWS
-from .findings import findings, network
+from .findings import findings, format_map, network
 from .seeds import format_mean_sd, mean_sd, seed_reports, seed_values, verdict
 
 
@@ -48,7 +48,7 @@ def markdown_table(results: dict) -> str:
         for bits, r in report["results"].items():
             theirs = f"{paper['mAP'][bits]:.3f} ({paper['protocol']})" if paper and bits in paper["mAP"] else ""
             chance = "" if r.get("chance") is None else f"{r['chance']:.3f}"
-            lines.append(f"| {label} | {_data(report)} | {network(report)} | {_epochs(report)} | {bits} | {r['mAP']:.3f} | "
+            lines.append(f"| {label} | {_data(report)} | {network(report)} | {_epochs(report)} | {bits} | {format_map(r)} | "
                          f"{r['mAP_tie_aware']:.3f} | {chance} | {r['precision_radius2']:.3f} | {_p1000(r)} | "
                          f"{r.get('train_seconds', 0):.0f} | {theirs} |")
     return "\n".join(lines) + "\n"
@@ -111,7 +111,7 @@ def report_tables(results: dict) -> str:
         for label, b, r in sorted(dah_rows, key=lambda row: int(row[1])):
             paper = PAPER_MAP["dah"]["mAP"].get(b)
             lines.append(f"| {b} | {label} | {network(rows[label])} | {_epochs(rows[label])} | "
-                         f"{r.get('train_seconds', 0):.0f} | {r['mAP']:.3f} | {'' if paper is None else f'{paper:.3f}'} | "
+                         f"{r.get('train_seconds', 0):.0f} | {format_map(r)} | {'' if paper is None else f'{paper:.3f}'} | "
                          f"{_p1000(r)} | {r['encode_us_per_image']:.0f} | {r['bit_balance']['mean_abs_deviation']:.3f} |")
         parts += ["\n## DAH on its own protocol (Table 2)\n", "\n".join(lines) + "\n"]
     if "dah-recipe" in rows:

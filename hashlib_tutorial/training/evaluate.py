@@ -47,18 +47,27 @@ def image_batches(dataset: Dataset, batch_size: int = 256):
 
 @torch.no_grad()
 def relaxed_codes(model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int = 256,
-                  progress: bool = False, desc: str = "encode") -> np.ndarray:
-    """The model's real-valued outputs u for every image of a dataset, (n, sum K), in dataset order."""
+                  progress: bool = False, desc: str = "encode", flip: bool = False) -> np.ndarray:
+    """The model's real-valued outputs u for every image of a dataset, (n, sum K), in dataset order.
+
+    ``flip``: test-time augmentation, u = (u(x) + u(mirror(x))) / 2, which costs a second pass.
+    """
     model.eval()
     batches = tqdm(image_batches(dataset, batch_size), desc=desc, total=-(-len(dataset) // batch_size),
                    disable=not progress, leave=False)
-    return torch.cat([model(images.to(device))[0].float().cpu() for images in batches]).numpy()
+
+    def encode(images: torch.Tensor) -> torch.Tensor:
+        u = model(images)[0].float()
+        return (u + model(images.flip(3))[0].float()) / 2 if flip else u
+
+    return torch.cat([encode(images.to(device)).cpu() for images in batches]).numpy()
 
 
 def binary_codes(method: Method, model: nn.Module, dataset: Dataset, device: torch.device,
-                 progress: bool = False, desc: str = "encode") -> dict[int, np.ndarray]:
-    """{K: {-1, +1} codes (n, K)} for every code length the method learns."""
-    u = torch.from_numpy(relaxed_codes(model, dataset, device, progress=progress, desc=desc))
+                 progress: bool = False, desc: str = "encode", flip: bool | None = None) -> dict[int, np.ndarray]:
+    """{K: {-1, +1} codes (n, K)} for every code length the method learns (``flip``: the config's test_flip)."""
+    flip = method.config.test_flip if flip is None else flip
+    u = torch.from_numpy(relaxed_codes(model, dataset, device, progress=progress, desc=desc, flip=flip))
     return {k: method.binarize(v).numpy() for k, v in method.codes_by_length(u).items()}
 
 
@@ -117,7 +126,8 @@ def evaluate_method(method: Method, model: nn.Module | None, splits: RetrievalSp
     """Encode the query and database sets and compute every metric, {"<K>": {...}} per code length.
 
     ``model`` is None for a non-deep method, which must be fitted already. The encode time is the
-    wall time to hash the query set, per image (batch 256, on ``device``).
+    wall time to hash the query set, per image (batch 256, on ``device``). With the config's test_flip,
+    ``mAP_one_view`` is the mAP of the codes of the images alone (what the flip buys).
     """
     topk = default_topk(splits.dataset)
     if method.deep:
@@ -132,8 +142,15 @@ def evaluate_method(method: Method, model: nn.Module | None, splits: RetrievalSp
         seconds = time.time() - started
         database = {method.config.bits[0]: method.encode(features(splits.database))}
     labels = splits.labels("query"), splits.labels("database")
-    return {str(k): {**retrieval_metrics(query[k], database[k], *labels, topk),
-                     "encode_us_per_image": round(1e6 * seconds / len(splits.query), 1)} for k in query}
+    results = {str(k): {**retrieval_metrics(query[k], database[k], *labels, topk),
+                        "encode_us_per_image": round(1e6 * seconds / len(splits.query), 1)} for k in query}
+    if method.deep and method.config.test_flip:
+        one_view = [binary_codes(method, model, split, device, progress, f"encode {name}, one view", flip=False)
+                    for name, split in (("query", splits.query), ("database", splits.database))]
+        for k in query:
+            results[str(k)]["mAP_one_view"] = metrics.mean_average_precision(one_view[0][k], one_view[1][k], *labels,
+                                                                             topk=topk)
+    return results
 
 
 def evaluate_run(run_dir: str | Path, progress: bool = True) -> dict:
