@@ -21,10 +21,10 @@ import os
 import shutil
 from pathlib import Path
 
-
 from . import PROJECT_ROOT
 from .training.config import PROFILES, TrainConfig
 from .training.registry import build_method
+from .training.runs import with_defaults
 from .training.train import train
 
 CHECKPOINTS = PROJECT_ROOT / "checkpoints"
@@ -63,6 +63,7 @@ def course_config(method: str, bits, dataset: str = "cifar10", **overrides) -> T
 
 
 def _same(saved: dict, wanted: dict) -> bool:
+    saved = with_defaults(saved)  # a field added since the run was saved counts as its default
     return all(saved.get(k) == v for k, v in wanted.items() if k not in _IGNORED)
 
 

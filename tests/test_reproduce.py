@@ -186,6 +186,9 @@ def test_course_reuses_a_run_only_when_its_configuration_matches(tmp_path, monke
     (run / "config.json").write_text(json.dumps({**wanted, "bits": [16, 32]}))
     (run / "metrics.json").write_text(json.dumps({"results": {"16": {}, "32": {}}}))
     assert course.course_run("dpfah", 32) == run  # the reproduce run, no training
+    older = {k: v for k, v in wanted.items() if k != "test_flip"}  # saved before test_flip existed: its default
+    (run / "config.json").write_text(json.dumps({**older, "bits": [16, 32]}))
+    assert course.course_run("dpfah", 32) == run
     (run / "config.json").write_text(json.dumps({**wanted, "bits": [16, 32], "epochs": wanted["epochs"] + 1}))
     trained = []
     monkeypatch.setattr(course, "train", lambda method, bits, run_dir, *a, **k: trained.append(run_dir))

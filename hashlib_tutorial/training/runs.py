@@ -221,14 +221,18 @@ RESUMABLE_CHANGES = ("device", "compile")
 RESTART_REMEDY = "--resume trains this model again from its first epoch"
 
 
+def with_defaults(saved: dict) -> dict:
+    """Saved settings with every field they lack (saved before the field existed) at its default, as JSON types."""
+    defaults = TrainConfig(method="", bits=()).to_dict()  # every field but method and bits has one
+    return json.loads(json.dumps({**defaults, **saved}, default=str))  # tuples as lists
+
+
 def changed_settings(saved: dict, wanted: dict) -> list[str]:
     """"field old -> new" for every TrainConfig field but RESUMABLE_CHANGES in which ``saved`` differs from ``wanted``.
 
-    Every field counts, new ones included; a field missing from ``saved`` (written before the field
-    existed) counts as its default.
+    Every field counts, new ones included; a field missing from ``saved`` counts as its default.
     """
-    defaults = TrainConfig(method="", bits=()).to_dict()  # every field but method and bits has one
-    saved, wanted = (json.loads(json.dumps(c, default=str)) for c in ({**defaults, **saved}, wanted))  # tuples as lists
+    saved, wanted = with_defaults(saved), json.loads(json.dumps(wanted, default=str))
     return [f"{key} {saved.get(key)!r} -> {wanted.get(key)!r}" for key in {**wanted, **saved}
             if key not in RESUMABLE_CHANGES and saved.get(key) != wanted.get(key)]
 
