@@ -14,6 +14,7 @@ import json
 
 from .. import PROJECT_ROOT
 from ..training.registry import build_method
+from .findings import format_map
 from .tables import fill_report
 
 MARKERS = ("<!-- recipe table: generated from results/recipe.json by report.recipe -->", "<!-- end of recipe table -->")
@@ -54,7 +55,7 @@ def recipe_table(recipe: dict) -> str:
         for r in (r for r in recipe["rows"] if r["method"] == method):
             results = r.get("results")
             if results:
-                mAP = " / ".join(f"{x['mAP']:.3f}" for x in results.values())
+                mAP = " / ".join(format_map(x) for x in results.values())
                 if r["config"]["dataset"] != "cifar10":  # multi-label: chance is far from 0.1
                     mAP += f" (chance {next(iter(results.values()))['chance']:.3f})"
                 seconds = f"{next(iter(results.values()))['train_seconds']:.0f}"
