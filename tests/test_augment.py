@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from hashlib_tutorial.data.augment import (CIFAR_MEAN, CIFAR_STD, BatchAugmenter, cutout, make_transforms, normalise,
-                                           random_crop, random_flip)
+                                           random_crop, random_flip, trivial_augment)
 from hashlib_tutorial.data.datasets import ArrayImages
 from hashlib_tutorial.training.evaluate import image_batches
 
@@ -65,3 +65,15 @@ def test_unaugmented_batches_and_evaluation_batches_equal_the_per_image_transfor
     torch.testing.assert_close(loader.batch(torch.arange(5)), per_image)
     torch.testing.assert_close(normalise(torch.full((1, 3, 1, 1), 255, dtype=torch.uint8)).flatten(),
                                (1 - torch.tensor(CIFAR_MEAN)) / torch.tensor(CIFAR_STD))
+
+
+def test_trivial_augment_changes_some_images_is_seeded_and_leaves_the_global_random_state():
+    x = images(64, size=32)
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    first = trivial_augment(x, torch.Generator().manual_seed(0))
+    assert torch.equal(torch.get_rng_state(), before)  # drawn from the generator, not the global state
+    assert torch.equal(first, trivial_augment(x, torch.Generator().manual_seed(0)))
+    assert first.shape == x.shape and first.dtype == torch.uint8
+    changed = (first != x).flatten(1).any(1).float().mean()
+    assert 0.5 < changed < 1.0  # most images change; the "identity" operation leaves some as they are

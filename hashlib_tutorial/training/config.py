@@ -58,6 +58,7 @@ class TrainConfig:
     branches: BranchSettings | None = None  # admth only: its multi-length head
     augment: bool = True  # random crop (pad S / 8) and horizontal flip
     cutout: int = 0  # side of a random square zeroed in each training image, 0 for none
+    trivial_augment: bool = False  # TrivialAugment each training image first (see data.augment)
     test_flip: bool = False  # encode each image as the mean of its and its mirror image's relaxed codes (not in the papers)
     label_smoothing: float = 0.0  # on class branches
     pairs: str = "batch"  # the likelihood's pairs: "batch" (B x B) or "memory" (B x N, every training code)

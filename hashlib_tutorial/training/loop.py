@@ -115,7 +115,7 @@ def training_batches(config: TrainConfig, train_set: Dataset, sampler=None):
     """
     if isinstance(train_set, ArrayImages) and sampler is None:
         return BatchAugmenter(train_set.images, train_set.labels, config.batch_size, config.image_size,
-                              config.augment, config.cutout)
+                              config.augment, config.cutout, config.trivial_augment)
     return DataLoader(_WithIndex(train_set), batch_size=config.batch_size, shuffle=sampler is None,
                       sampler=sampler, drop_last=True, generator=torch.Generator())
 
