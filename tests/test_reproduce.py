@@ -133,7 +133,7 @@ def test_rows_per_profile_and_their_settings(tmp_path):
     dah = build_method("dah", 48, "cpu").config
     paper_network = build_method("dah", 48, "cpu", **row_settings("dah-resnet30", "cpu", tmp_path)).config
     assert (dah.protocol, dah.backbone, dah.attention) == ("cifar10-2", "resnet18", "cbam")
-    assert network({"method": "dah", "config": dah.to_dict()}) == "resnet18 x0.25, cbam after the stem and stages 1-3"
+    assert network({"method": "dah", "config": dah.to_dict()}) == "resnet18 x0.25, cbam in every block"
     assert (paper_network.protocol, paper_network.backbone, paper_network.backbone_kwargs) == \
         ("cifar10-2", "dah_resnet30", {"width": 0.5})
     assert {**paper_network.to_dict(), **DAH_PAPER_NETWORK} == {**dah.to_dict(), **DAH_PAPER_NETWORK}  # nothing else

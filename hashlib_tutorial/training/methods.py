@@ -160,8 +160,8 @@ class DAH(Method):
     learns slowly at the paper's weight), the recipe of :data:`config.CPU_RECIPE`, and the network:
     DPFAH's CPU network (ResNet-18 at 1/4 width, CIFAR stem) instead of the paper's depthwise-separable
     ResNet-30, which learned less per epoch and ran slower per epoch here (measured in REPRODUCTION.md),
-    with CBAM in every block (quick and demo profiles) or, in the report's cpu profile, where the
-    paper's Table 1 puts it: after the stem and every stage but the last (``placement="stages"``).
+    with CBAM in every block; ``placement="stages"`` puts it where the paper's Table 1 does (after
+    the stem and every stage but the last), but compiled in bfloat16 it gives NaN gradients here.
     ``--set backbone=dah_resnet30`` trains the paper's network.
     """
 
