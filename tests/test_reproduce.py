@@ -172,8 +172,11 @@ def test_reproduce_reads_back_rows_with_their_settings_and_trains_only_the_rest(
     results = json.loads(path.read_text())
     results["rows"]["dah"]["config"]["epochs"] += 1  # trained with other settings than the row has now
     path.write_text(json.dumps(results))
+    writes = []
+    monkeypatch.setattr(reproduce_module, "_write", lambda results, *a: writes.append(list(results["rows"])) or [])
     reproduce("demo", tmp_path)
     assert trained == ["dah"]
+    assert writes[0] == list(DEMO_ROWS)  # the write after the one row trained keeps every row read back
 
 
 def test_course_reuses_a_run_only_when_its_configuration_matches(tmp_path, monkeypatch):

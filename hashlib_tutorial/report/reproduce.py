@@ -48,7 +48,7 @@ def reproduce(profile: str, out_root: Path = PROJECT_ROOT / "results", methods: 
     git_commit()  # the code as it is now, when the run starts (cached for the provenance)
     runs, results_path = out / "runs", out / "results.json"
     saved = json.loads(results_path.read_text())["rows"] if results_path.exists() else {}
-    rows = {}  # the finished rows, with the settings each row has now
+    rows, missing = {}, []  # the finished rows (with the settings each row has now), and the rows to train
     for label, row in rows_wanted.items():
         for seed in row.seeds:
             key = seed_key(label, seed)
@@ -59,17 +59,19 @@ def reproduce(profile: str, out_root: Path = PROJECT_ROOT / "results", methods: 
                         if _stale(r, wanted) is None]
             if finished:
                 rows[key] = finished[0]
-                continue
-            if not train_missing or (methods and label not in methods):
-                continue
-            if key in saved:
-                print(f"== {key}: results.json holds it with other settings ({_stale(saved[key], wanted)}); "
-                      "training it again")
-            print(f"== {key}: {row.method} at {', '.join(map(str, row.bits))} bits ({profile} profile)", flush=True)
-            rows[key] = train(row.method, row.bits, runs / key, profile, resume=True, command=command, **settings)
-            written = _write(_results(profile, rows, command, started), out, out_root)  # after every row
-            if commit:
-                _commit(written, f"reproduce --profile {profile}: row {key}")
+            elif train_missing and not (methods and label not in methods):
+                if key in saved:
+                    print(f"== {key}: results.json holds it with other settings ({_stale(saved[key], wanted)}); "
+                          "training it again")
+                missing.append((key, row, settings))
+    order = [seed_key(label, seed) for label, row in rows_wanted.items() for seed in row.seeds]
+    for key, row, settings in missing:  # each write holds every finished row, so an interruption loses none
+        print(f"== {key}: {row.method} at {', '.join(map(str, row.bits))} bits ({profile} profile)", flush=True)
+        rows[key] = train(row.method, row.bits, runs / key, profile, resume=True, command=command, **settings)
+        rows = {k: rows[k] for k in order if k in rows}
+        written = _write(_results(profile, rows, command, started), out, out_root)  # after every row
+        if commit:
+            _commit(written, f"reproduce --profile {profile}: row {key}")
     results = _results(profile, rows, command, started)
     _write(results, out, out_root)
     write_figures(results, PROJECT_ROOT / "figures")
