@@ -14,6 +14,7 @@ import json
 
 from .. import PROJECT_ROOT
 from ..training.registry import build_method
+from ..training.runs import with_defaults
 from .findings import format_map
 from .tables import fill_report
 
@@ -23,6 +24,7 @@ _NOT_SETTINGS = {"method", "bits", "profile", "protocol", "eval_every", "seed", 
 
 def _changes(config: dict, base: dict) -> str:
     """``--set`` flags for the fields where ``config`` differs from ``base``."""
+    base = with_defaults(base)  # a row saved before a field existed had its default
     flags = [f"--set '{k}={json.dumps(v, separators=(',', ':'))}'" for k, v in config.items()
              if k not in _NOT_SETTINGS and base.get(k) != v]
     return " ".join(flags)
