@@ -40,6 +40,15 @@ def test_cutout_zeroes_one_square_per_image():
     assert ((zeroed >= 4) & (zeroed <= 25)).all() and ((out == 0) | (out == 200)).all()
 
 
+def test_the_per_image_transforms_apply_cutout_too():
+    train_t, _ = make_transforms(16, augment=False, cutout_size=4)
+    torch.manual_seed(0)
+    out = torch.stack([train_t(torch.full((3, 16, 16), 200, dtype=torch.uint8)) for _ in range(8)])
+    black = normalise(torch.zeros(1, 3, 1, 1, dtype=torch.uint8))  # a 0 pixel once normalised, (1, 3, 1, 1)
+    zeroed = torch.isclose(out, black).all(dim=1).sum(dim=(1, 2))  # pixels zeroed in every channel, per image
+    assert ((zeroed >= 4) & (zeroed <= 25)).all()
+
+
 def test_batches_are_seeded_cover_the_data_once_and_carry_their_indices():
     data, labels = images(10, 8).permute(0, 2, 3, 1).numpy(), np.arange(10) % 3
     loader = BatchAugmenter(data, labels, batch_size=4, image_size=8)

@@ -32,12 +32,28 @@ from torchvision.transforms.v2 import functional as TF
 CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
 
-def make_transforms(image_size: int, augment: bool, trivial: bool = False) -> tuple[v2.Compose, v2.Compose]:
-    """(train, eval) per-image transforms on uint8 (3, S, S) images: optional TrivialAugment, crop + flip, then normalise."""
+def make_transforms(image_size: int, augment: bool, trivial: bool = False,
+                    cutout_size: int = 0) -> tuple[v2.Compose, v2.Compose]:
+    """(train, eval) per-image transforms on uint8 (3, S, S) images, in the order of :class:`BatchAugmenter`:
+    optional TrivialAugment, crop + flip, optional cutout, then normalise."""
     normalise = [v2.ToDtype(torch.float32, scale=True), v2.Normalize(CIFAR_MEAN, CIFAR_STD)]
     augmentation = [v2.TrivialAugmentWide()] if trivial else []
     augmentation += [v2.RandomCrop(image_size, padding=image_size // 8), v2.RandomHorizontalFlip()] if augment else []
+    augmentation += [Cutout(cutout_size)] if cutout_size else []
     return v2.Compose(augmentation + normalise), v2.Compose(normalise)
+
+
+class Cutout:
+    """:func:`cutout` on one uint8 (3, H, W) image, drawn from the global random state (DataLoader workers seed it)."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __call__(self, image: Tensor) -> Tensor:
+        return cutout(image[None], self.size, None)[0]
+
+    def __repr__(self) -> str:
+        return f"Cutout(size={self.size})"
 
 
 def normalise(images: Tensor) -> Tensor:
@@ -69,7 +85,7 @@ def random_flip(images: Tensor, generator: torch.Generator) -> Tensor:
     return torch.where(flip[:, None, None, None].to(images.device), images.flip(3), images)
 
 
-def cutout(images: Tensor, size: int, generator: torch.Generator) -> Tensor:
+def cutout(images: Tensor, size: int, generator: torch.Generator | None) -> Tensor:
     """A size x size square set to 0 at a random centre of each image (clipped at the borders)."""
     b, _, h, w = images.shape
     cy = torch.randint(0, h, (b,), generator=generator)[:, None, None]

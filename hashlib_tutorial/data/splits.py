@@ -151,7 +151,7 @@ def load_splits(dataset: str = "cifar10", protocol: str | None = None, data_dir:
 
 def load_data(config) -> RetrievalSplits:
     """The splits a run's configuration (a :class:`training.config.TrainConfig`) asks for, with its transforms."""
-    train_t, eval_t = make_transforms(config.image_size, config.augment, config.trivial_augment)
+    train_t, eval_t = make_transforms(config.image_size, config.augment, config.trivial_augment, config.cutout)
     protocol = None if config.dataset in ("folder", "list") else config.protocol
     return load_splits(config.dataset, protocol, config.data_dir, config.seed, config.image_size,
                        train_t, eval_t, config.val_fraction, mosaic_classes=config.mosaic_classes)
