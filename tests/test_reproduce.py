@@ -10,7 +10,7 @@ from hashlib_tutorial.report import recipe
 from hashlib_tutorial.report.papers import PAPER_MAP
 from hashlib_tutorial.report import reproduce as reproduce_module
 from hashlib_tutorial.report.figures import write_figures
-from hashlib_tutorial.report.findings import network
+from hashlib_tutorial.report.findings import findings, network
 from hashlib_tutorial import PROJECT_ROOT
 from hashlib_tutorial.report.reproduce import reproduce
 from hashlib_tutorial.report.rows import ABLATION_ROWS, BITS, DEMO_ROWS, MAIN_ROWS, row_settings, rows_for, seed_keys
@@ -166,9 +166,11 @@ def test_reproduce_reads_back_rows_with_their_settings_and_trains_only_the_rest(
     reproduce("demo", tmp_path)
     assert trained == list(DEMO_ROWS)
     trained.clear()
-    reproduce("demo", tmp_path)  # everything is in results.json: nothing trains
-    assert trained == []
     path = tmp_path / "demo" / "results.json"
+    provenance = json.loads(path.read_text())["provenance"]
+    reproduce("demo", tmp_path, command="reproduce --no-train")  # everything is in results.json: nothing trains
+    assert trained == []
+    assert json.loads(path.read_text())["provenance"] == provenance  # still that of the run that trained
     results = json.loads(path.read_text())
     results["rows"]["dah"]["config"]["epochs"] += 1  # trained with other settings than the row has now
     path.write_text(json.dumps(results))
@@ -273,3 +275,11 @@ def test_checkpoints_come_first_keep_only_the_small_files_and_retrain_on_request
     assert course.save_checkpoints(retrain=True) == [saved]
     assert "mAP 0.625 (committed: 0.500)" in capsys.readouterr().out
     assert json.loads((saved / "metrics.json").read_text())["results"]["32"]["mAP"] == 0.625
+
+
+def test_admth_findings_give_one_chance_level_when_every_length_shares_it():
+    def row(chances):
+        return {"config": {"epochs": 5}, "results": {str(b): {"mAP": 0.5, "chance": c} for b, c in zip((16, 32), chances)}}
+    text = findings({"rows": {"admth-mosaic": {**row((0.378, 0.378)), "dataset": "cifar10-mosaic"},
+                              "admth": row((0.1, 0.125))}})
+    assert "at 16/32 bits (chance 0.378)." in text and "(chance 0.100-0.125)." in text

@@ -73,6 +73,8 @@ def reproduce(profile: str, out_root: Path = PROJECT_ROOT / "results", methods: 
         if commit:
             _commit(written, f"reproduce --profile {profile}: row {key}")
     results = _results(profile, rows, command, started)
+    if not missing and results_path.exists():  # nothing trained: keep the provenance of the run that trained
+        results["provenance"] = json.loads(results_path.read_text())["provenance"]
     _write(results, out, out_root)
     write_figures(results, PROJECT_ROOT / "figures")
     print(markdown_table(results))
