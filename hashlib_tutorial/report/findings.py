@@ -55,6 +55,12 @@ def _headline(rows: dict, label: str, paper: str) -> str | None:
             f"{minutes:.0f} min of training per model): mAP@ALL {ours}" + (f"; the paper ({PAPER_MAP[paper]['protocol']}): {theirs}." if theirs else "."))
 
 
+def _span(values: list[float]) -> str:
+    """"0.378", or "0.378-0.392" when the values differ at three decimals."""
+    low, high = f"{min(values):.3f}", f"{max(values):.3f}"
+    return low if low == high else f"{low}-{high}"
+
+
 def findings(results: dict) -> str:
     """Markdown bullets: the headline rows against the papers, then each claimed effect with its verdict."""
     rows, lines = results["rows"], []
@@ -67,7 +73,7 @@ def findings(results: dict) -> str:
             lines.append(f"- **{label}** ({report.get('dataset', 'cifar10')}, {report['config']['epochs']} epochs): mAP@ALL "
                          + ", ".join(format_map(r) for r in report["results"].values())
                          + f" at {'/'.join(report['results'])} bits"
-                         + (f" (chance {min(chance):.3f}-{max(chance):.3f})." if chance else "."))
+                         + (f" (chance {_span(chance)})." if chance else "."))
     for name, label, baseline, bits in EFFECTS:
         values, base = seed_values(rows, label, bits), seed_values(rows, baseline, bits)
         if values and base:
