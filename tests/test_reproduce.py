@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from hashlib_tutorial import course
-from hashlib_tutorial.report import recipe
+from hashlib_tutorial.report import recipe, tables
 from hashlib_tutorial.report.papers import PAPER_MAP
 from hashlib_tutorial.report import reproduce as reproduce_module
 from hashlib_tutorial.report.figures import write_figures
@@ -283,3 +283,8 @@ def test_admth_findings_give_one_chance_level_when_every_length_shares_it():
     text = findings({"rows": {"admth-mosaic": {**row((0.378, 0.378)), "dataset": "cifar10-mosaic"},
                               "admth": row((0.1, 0.125))}})
     assert "at 16/32 bits (chance 0.378)." in text and "(chance 0.100-0.125)." in text
+
+
+def test_paper_faithful_rows_are_named_by_what_they_restore():
+    assert tables._paper_faithful("dpfah") == "the paper's objective and optimiser"  # RMSProp 5e-5
+    assert tables._paper_faithful("admth") == "the paper's objective"  # keeps the CPU recipe's SGD
