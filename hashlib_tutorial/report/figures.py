@@ -35,7 +35,7 @@ def write_figures(results: dict, folder: Path) -> list[Path]:
         written.append(_save(fig, folder / f"{profile}_pr_pn_{bits}bits.png"))
     papers = [p for p in PAPERS if any(_paper_of(label, r) == p for label, r in rows.items())]
     if papers:
-        fig, axes = plt.subplots(1, len(papers), figsize=(5 * len(papers), 4), squeeze=False)
+        fig, axes = plt.subplots(1, len(papers), figsize=(5 * len(papers), 6), squeeze=False)
         for paper, ax in zip(papers, axes[0]):
             labels = [label for label, r in rows.items() if _paper_of(label, r) == paper and "-seed" not in label]
             means = {label: {b: mean_sd(seed_values(rows, label, b))[0] for b in rows[label]["results"]}
@@ -44,6 +44,7 @@ def write_figures(results: dict, folder: Path) -> list[Path]:
                       for label in labels if len(seed_reports(rows, label)) > 1}
             reference = {f"paper ({PAPER_MAP[paper]['protocol']})": PAPER_MAP[paper]["mAP"]} if paper in PAPER_MAP else None
             plot_map_vs_bits(means, ax, reference=reference, spread=spread, title=f"{paper.upper()} ({profile})")
+            ax.legend(fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14))  # below: the lines stay visible
         written.append(_save(fig, folder / f"{profile}_map_vs_bits.png"))
     deep = {label: r for label, r in rows.items() if r.get("config", {}).get("epochs") and r["method"] not in ("lsh", "itq")}
     if deep:
