@@ -3,6 +3,7 @@
 import json
 import os
 import socket
+import warnings
 
 import numpy as np
 import pytest
@@ -366,3 +367,28 @@ def test_a_tiny_run_gives_the_numbers_recorded_before_the_reorganisation(name, t
     assert [round(r["mAP"], 6) for r in report["results"].values()] == pytest.approx(pin["mAP"], abs=1e-6)
     assert history[-1]["loss"] == pytest.approx(pin["loss"], rel=1e-5)
 
+
+
+def test_validation_warns_at_once_when_the_codes_collapse(monkeypatch):
+    rng = np.random.default_rng(0)
+    healthy = np.where(rng.random((200, 16)) < 0.5, -1, 1)
+    collapsed = healthy.copy()
+    collapsed[:, :12] = 1  # 12 of 16 bits constant
+    collapsed[0, :12] = -1  # one image in 200 differs: still >= 99% one value
+    assert loop.collapsed_bits(healthy) == 0 and loop.collapsed_bits(collapsed) == 12
+    labels = np.arange(200) % 10
+
+    class FakeSplits:
+        val, val_database = "val", "val_database"
+
+        @staticmethod
+        def labels(name):
+            return labels
+
+    for codes, warns in ((healthy, False), (collapsed, True)):
+        monkeypatch.setattr(loop, "binary_codes", lambda *a, codes=codes: {16: codes})
+        with pytest.warns(loop.CollapsedCodesWarning, match="16-bit codes have collapsed: 12 of") if warns else \
+                warnings.catch_warnings():
+            if not warns:
+                warnings.simplefilter("error", loop.CollapsedCodesWarning)
+            loop._validation_map(None, torch.nn.Identity(), FakeSplits, "cpu")

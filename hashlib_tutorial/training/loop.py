@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import time
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -120,6 +121,16 @@ def training_batches(config: TrainConfig, train_set: Dataset, sampler=None):
                       sampler=sampler, drop_last=True, generator=torch.Generator())
 
 
+class CollapsedCodesWarning(RuntimeWarning):
+    """Most bits of the codes take one value on (almost) every training image."""
+
+
+def collapsed_bits(codes, threshold: float = 0.99) -> int:
+    """How many bits take one value on at least ``threshold`` of the codes (n, K): max(p_k, 1 - p_k) >= threshold."""
+    fraction = metrics.bit_balance(codes).fraction_ones
+    return int((np.maximum(fraction, 1 - fraction) >= threshold).sum())
+
+
 class NonFiniteLossError(FloatingPointError):
     """The loss or its gradient became NaN or infinite: training stops at once instead of learning from NaN."""
 
@@ -142,9 +153,18 @@ def distributed() -> tuple[int, int]:
 
 
 def _validation_map(method: Method, model: nn.Module, splits: RetrievalSplits, device) -> float:
-    """mAP@ALL of the validation queries against the training images (never the query set), mean over lengths."""
+    """mAP@ALL of the validation queries against the training images (never the query set), mean over lengths.
+
+    Warns at once when the training images' codes have collapsed (see :func:`collapsed_bits`).
+    """
     queries = binary_codes(method, unwrap(model), splits.val, device)
     database = binary_codes(method, unwrap(model), splits.val_database, device)
+    for bits, codes in database.items():
+        if (constant := collapsed_bits(codes)) > bits // 2:
+            warnings.warn(f"{bits}-bit codes have collapsed: {constant} of their {bits} bits take one value on at "
+                          "least 99% of the training images, so retrieval is near chance. If they stay so, the objective "
+                          "is not learning (see the method's docstring for the departures that fix it from random weights).",
+                          CollapsedCodesWarning, stacklevel=2)
     return float(np.mean([metrics.mean_average_precision(queries[k], database[k], splits.labels("val"),
                                                          splits.labels("val_database")) for k in queries]))
 
