@@ -346,3 +346,11 @@ def test_a_config_saved_before_mosaic_classes_matches_the_default():
     saved = {k: v for k, v in wanted.items() if k != "mosaic_classes"}
     assert changed_settings(saved, wanted) == []
     assert changed_settings(saved, {**wanted, "mosaic_classes": 2}) == ["mosaic_classes None -> 2"]
+
+
+def test_val_fraction_zero_trains_on_every_protocol_image_and_keeps_query_and_database():
+    with_val, without = (split_indices(LABELS, N_TRAIN, "cifar10", seed=0, val_fraction=f) for f in (0.1, 0.0))
+    assert len(without["val"]) == 0 and len(without["train"]) == 5000
+    assert set(without["train"]) == set(with_val["train"]) | set(with_val["val"])
+    for name in ("query", "database"):
+        assert np.array_equal(without[name], with_val[name])

@@ -1,5 +1,6 @@
 """Methods, training engine and command line on tiny synthetic data (seconds each, offline)."""
 
+import dataclasses
 import json
 import os
 import socket
@@ -376,19 +377,25 @@ def test_validation_warns_at_once_when_the_codes_collapse(monkeypatch):
     collapsed[:, :12] = 1  # 12 of 16 bits constant
     collapsed[0, :12] = -1  # one image in 200 differs: still >= 99% one value
     assert loop.collapsed_bits(healthy) == 0 and loop.collapsed_bits(collapsed) == 12
-    labels = np.arange(200) % 10
 
     class FakeSplits:
-        val, val_database = "val", "val_database"
-
-        @staticmethod
-        def labels(name):
-            return labels
+        val_database = "val_database"
 
     monkeypatch.setattr(loop, "binary_codes", lambda *a: {16: healthy})
     with warnings.catch_warnings():
         warnings.simplefilter("error", loop.CollapsedCodesWarning)  # healthy codes: no warning
-        loop._validation_map(None, torch.nn.Identity(), FakeSplits, "cpu")
+        loop._training_codes(None, torch.nn.Identity(), FakeSplits, "cpu")
     monkeypatch.setattr(loop, "binary_codes", lambda *a: {16: collapsed})
     with pytest.warns(loop.CollapsedCodesWarning, match="16-bit codes have collapsed: 12 of"):
-        loop._validation_map(None, torch.nn.Identity(), FakeSplits, "cpu")
+        loop._training_codes(None, torch.nn.Identity(), FakeSplits, "cpu")
+
+
+def test_without_validation_images_the_last_epoch_is_kept(tmp_path):
+    splits = tiny_splits()
+    empty = ArrayImages(splits.val.images[:0], splits.val.labels[:0], splits.val.transform, 32)
+    splits = dataclasses.replace(splits, val=empty)  # what val_fraction = 0 gives
+    report = train("dpsh", 8, tmp_path / "run", splits=splits, progress=False, epochs=3, batch_size=8, eval_every=2)
+    history = json.loads((tmp_path / "run/8bits/history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3] and not any("val_mAP" in h for h in history)
+    assert report["results"]["8"]["best_epoch"] == 3 and report["results"]["8"]["best_val_mAP"] is None
+    assert torch.load(tmp_path / "run/8bits/best.pt", weights_only=False)["epoch"] == 3

@@ -65,7 +65,7 @@ class TrainConfig:
     departures: tuple[str, ...] = ()  # named departures from the paper (see each method's ``departures``)
     loss_weights: dict = field(default_factory=dict)  # by the names of each method's ``loss_weights``
     eval_every: int = 5  # validation mAP (held-out training images) every N epochs
-    val_fraction: float = 0.1
+    val_fraction: float = 0.1  # of the training images, held out to pick the epoch; 0: train on all, keep the last epoch
     seed: int = 0
     mosaic_classes: int | None = None  # cifar10-mosaic only: k distinct classes per mosaic (see data.mosaics), None: 4 random tiles
     data_dir: str | None = None

@@ -1,7 +1,8 @@
 """The training loop of one model: ``train_model``, resumable, with DDP and mixed precision fenced off.
 
 Every epoch ends with an atomic ``checkpoint.pt`` in the sub-run directory; ``best.pt`` holds the
-weights of the best validation mAP, ``history.json`` one record per epoch (see :mod:`runs`).
+weights of the best validation mAP (of the last epoch when ``val_fraction = 0`` leaves no validation
+images), ``history.json`` one record per epoch (see :mod:`runs`).
 """
 
 from __future__ import annotations
@@ -152,26 +153,30 @@ def distributed() -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
-def _validation_map(method: Method, model: nn.Module, splits: RetrievalSplits, device) -> float:
-    """mAP@ALL of the validation queries against the training images (never the query set), mean over lengths.
-
-    Warns at once when the training images' codes have collapsed (see :func:`collapsed_bits`).
-    """
-    queries = binary_codes(method, unwrap(model), splits.val, device)
-    database = binary_codes(method, unwrap(model), splits.val_database, device)
-    for bits, codes in database.items():
-        if (constant := collapsed_bits(codes)) > bits // 2:
+def _training_codes(method: Method, model: nn.Module, splits: RetrievalSplits, device) -> dict[int, np.ndarray]:
+    """The training images' binary codes; warns at once when they have collapsed (see :func:`collapsed_bits`)."""
+    codes = binary_codes(method, unwrap(model), splits.val_database, device)
+    for bits, by_image in codes.items():
+        if (constant := collapsed_bits(by_image)) > bits // 2:
             warnings.warn(f"{bits}-bit codes have collapsed: {constant} of their {bits} bits take one value on at "
                           "least 99% of the training images, so retrieval is near chance. If they stay so, the objective "
                           "is not learning (see the method's docstring for the departures that fix it from random weights).",
-                          CollapsedCodesWarning, stacklevel=2)
+                          CollapsedCodesWarning, stacklevel=3)
+    return codes
+
+
+def _validation_map(method: Method, model: nn.Module, splits: RetrievalSplits, device,
+                    database: dict[int, np.ndarray]) -> float:
+    """mAP@ALL of the validation queries against the training images' codes (never the query set), mean over lengths."""
+    queries = binary_codes(method, unwrap(model), splits.val, device)
     return float(np.mean([metrics.mean_average_precision(queries[k], database[k], splits.labels("val"),
                                                          splits.labels("val_database")) for k in queries]))
 
 
 def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: bool = False,
                 progress: bool = True) -> tuple[nn.Module, dict]:
-    """Train one model of ``method`` and return it with its best validation weights loaded.
+    """Train one model of ``method`` and return it with its best validation weights loaded (the last
+    epoch's when ``val_fraction = 0`` leaves no validation images).
 
     Every epoch ends with an atomic ``checkpoint.pt``; with ``resume=True`` an interrupted run
     continues from it and gives the same result as an uninterrupted one (seeded per epoch).
@@ -202,6 +207,7 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     # the DPSH likelihood against every training code (DPSH's reference code), or within the batch
     memory = CodeMemory(splits.labels("train"), method.code_widths(), device) if config.pairs == "memory" else None
+    validated = len(splits.val) > 0  # val_fraction = 0: no validation images, the last epoch is kept
     state = {"epoch": 0, "best_val_map": -1.0, "best_epoch": 0, "history": []}
     checkpoint = run_dir / "checkpoint.pt"
     if resume and checkpoint.exists():
@@ -261,9 +267,11 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
                   "seconds": round(time.time() - started, 2)}
         if rank == 0:
             if epoch % config.eval_every == 0 or epoch == config.epochs:
-                record["val_mAP"] = round(_validation_map(method, model, splits, device), 5)
-                if record["val_mAP"] > state["best_val_map"]:
-                    state["best_val_map"], state["best_epoch"] = record["val_mAP"], epoch
+                database = _training_codes(method, model, splits, device)
+                if validated:
+                    record["val_mAP"] = round(_validation_map(method, model, splits, device, database), 5)
+                if record["val_mAP"] > state["best_val_map"] if validated else epoch == config.epochs:
+                    state["best_val_map"], state["best_epoch"] = record.get("val_mAP"), epoch
                     save_checkpoint(run_dir / "best.pt", unwrap(model), config, epoch=epoch)
             state["epoch"] = epoch
             state["history"].append(record)
