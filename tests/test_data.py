@@ -354,3 +354,10 @@ def test_val_fraction_zero_trains_on_every_protocol_image_and_keeps_query_and_da
     assert set(without["train"]) == set(with_val["train"]) | set(with_val["val"])
     for name in ("query", "database"):
         assert np.array_equal(without[name], with_val[name])
+
+
+@pytest.mark.parametrize("classes", [None, 2])
+def test_mosaics_with_val_fraction_zero_train_on_every_mosaic(classes):
+    with_val, without = (mosaic_sources(LABELS, N_TRAIN, "cifar10", 0, f, classes) for f in (0.1, 0.0))
+    assert without["val"].shape == (0, 4)
+    assert len(without["train"]) == len(with_val["train"]) + len(with_val["val"])

@@ -74,6 +74,8 @@ def draw_sources(pool: np.ndarray, labels: np.ndarray, count: int, rng: np.rando
         (M, 4) indices into labels, quadrants top-left, top-right, bottom-left, bottom-right.
     """
     check_mosaic_classes(classes)
+    if count == 0:  # an empty split (val with val_fraction = 0)
+        return np.empty((0, 4), np.int64)
     if classes is None:
         return rng.choice(pool, size=(count, 4))
     pool = pool[np.argsort(labels[pool], kind="stable")]                 # grouped by class

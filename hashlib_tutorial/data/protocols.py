@@ -14,7 +14,8 @@ one protocol:
 `quick` is ours: a CPU-sized subset for the notebooks. Splits are drawn with
 `numpy.random.default_rng(seed)`; `RetrievalSplits.save_indices` records them. A validation split is
 carved out of the training images (`val_fraction`, per class) to choose epochs and settings: never
-select on the query set, as much reference code does.
+select on the query set, as much reference code does. With `val_fraction=0` the network trains on
+every training image of the protocol, as the papers do, and keeps its last epoch.
 """
 
 from __future__ import annotations
