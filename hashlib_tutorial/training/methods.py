@@ -90,7 +90,8 @@ class DPFAH(Method):
     With ``pairs="memory"`` the likelihood pairs the batch with every training image's last code
     (:class:`losses.CodeMemory`, as DPSH's reference code does) instead of with the batch alone.
     The CPU profiles use ResNet-18 at 1/4 width with the CIFAR stem, zeta = 1 (from random weights the
-    class branch carries the features) and the recipe of :data:`config.CPU_RECIPE`.
+    class branch carries the features) and the recipe of :data:`config.CPU_RECIPE`; the cpu profile
+    also trains on all 5,000 ``cifar10`` images and encodes with ``test_flip`` (:data:`config.CIFAR10_CPU`).
     """
 
     name, paper = "dpfah", "Yang, Wang, Cheng, Sci. Rep. 2022"
@@ -209,7 +210,8 @@ class ADMTH(Method):
     the codes) vanishes. The paper avoids it by fine-tuning a pretrained CNN-F. The CPU profiles depart
     from the paper in two named ways: the trunk is a BatchNorm network (ResNet-18 at 1/4 width with SE
     in every block), and ``class_loss``: a softmax classifier on the trunk's features, weighted by
-    gamma, gives the random trunk features to hash. REPRODUCTION.md measures what each buys.
+    gamma, gives the random trunk features to hash. REPRODUCTION.md measures what each buys. As
+    DPFAH's, the cpu profile trains on all 5,000 ``cifar10`` images and encodes with ``test_flip``.
     """
 
     name, paper = "admth", "Wang et al., Electronics 2023"
