@@ -181,6 +181,30 @@ def test_reproduce_reads_back_rows_with_their_settings_and_trains_only_the_rest(
     assert writes[0] == list(DEMO_ROWS)  # the write after the one row trained keeps every row read back
 
 
+def test_a_row_hashing_another_rows_features_trains_again_with_it(tmp_path, monkeypatch):
+    trained = []
+
+    def fake_train(method, bits, run_dir, profile, **kwargs):
+        trained.append(run_dir.name)
+        config = {**build_method(method, bits if method == "admth" else bits[0], profile, **{
+            k: v for k, v in kwargs.items() if k not in ("resume", "command")}).config.as_saved(), "bits": list(bits)}
+        return {**fake_report(method, bits, 0.5), "config": config}
+
+    monkeypatch.setattr(reproduce_module, "train", fake_train)
+    monkeypatch.setattr(reproduce_module, "write_figures", lambda *a: [])
+    reproduce("quick", tmp_path, methods=["dpsh", "itq-features"])
+    assert trained == ["dpsh", "itq-features"]
+    trained.clear()
+    reproduce("quick", tmp_path, methods=["dpsh"])  # both finished: nothing trains
+    assert trained == []
+    path = tmp_path / "quick" / "results.json"
+    results = json.loads(path.read_text())
+    results["rows"]["dpsh"]["config"]["epochs"] += 1  # dpsh trains again, so the features ITQ hashed are gone
+    path.write_text(json.dumps(results))
+    reproduce("quick", tmp_path, methods=["dpsh"])
+    assert trained == ["dpsh", "itq-features"]
+
+
 def test_course_reuses_a_run_only_when_its_configuration_matches(tmp_path, monkeypatch):
     monkeypatch.setattr(course, "PROJECT_ROOT", tmp_path)
     monkeypatch.setattr(course, "CHECKPOINTS", tmp_path / "checkpoints")  # none committed here

@@ -57,8 +57,13 @@ def reproduce(profile: str, out_root: Path = PROJECT_ROOT / "results", methods: 
             done = runs / key / "metrics.json"
             finished = [r for r in (saved.get(key), json.loads(done.read_text()) if done.exists() else None)
                         if _stale(r, wanted) is None]
-            if finished:
+            source = Path(settings.get("input_features", "pixels")).name  # a row hashing another row's features
+            retrained_source = train_missing and source in {k for k, _, _ in missing}
+            if finished and not retrained_source:
                 rows[key] = finished[0]
+            elif retrained_source:
+                print(f"== {key}: hashes the features of {source}, which trains again: training it again too")
+                missing.append((key, row, settings))
             elif train_missing and not (methods and label not in methods):
                 if key in saved:
                     print(f"== {key}: results.json holds it with other settings ({_stale(saved[key], wanted)}); "
