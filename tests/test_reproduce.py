@@ -258,6 +258,16 @@ def test_committed_report_matches_committed_results():
     assert readme.index(DEMO_MARKERS[0]) < readme.index(headline_table(demo)) < readme.index(DEMO_MARKERS[1])
 
 
+def test_every_committed_row_was_trained_with_the_settings_its_row_has_now(tmp_path, monkeypatch):
+    # a profile change that alters rows must retrain them: --no-train would drop them from the report
+    (tmp_path / "cpu").mkdir()
+    shutil.copy(PROJECT_ROOT / "results" / "cpu" / "results.json", tmp_path / "cpu" / "results.json")
+    monkeypatch.setattr(reproduce_module, "write_figures", lambda *a: [])
+    committed = json.loads((tmp_path / "cpu" / "results.json").read_text())["rows"]
+    kept = reproduce("cpu", tmp_path, train_missing=False)["rows"]
+    assert list(kept) == list(committed)
+
+
 def test_recipe_table_writes_each_row_as_one_change_and_matches_the_committed_report():
     base = json.loads(json.dumps(build_method("dpfah", 32, "quick").config.to_dict()))  # as config.json stores it
     first = {"method": "dpfah", "row": "A", "change": "fewer epochs", "base": None, "config": {**base, "epochs": 5},

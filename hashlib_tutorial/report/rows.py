@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..training.config import DAH_PAPER_NETWORK, merge, profile_settings
+from ..training.config import CIFAR10_CPU, DAH_PAPER_NETWORK, TrainConfig, merge, profile_settings
 
 BITS = (16, 32, 48, 64)
 SEEDS = (0, 1, 2)
@@ -34,15 +34,16 @@ class Row:
 
 
 def ablation(method: str, changes: dict | None = None, settings_of: str | None = None) -> Callable[[str], dict]:
-    """Overrides of an ablation row: under ``cpu``, the cpu settings of ``settings_of`` (default: the
-    method) with the quick network on the ``cifar10`` protocol for ABLATION_EPOCHS epochs, then
-    ``changes``; under ``paper``, the paper's settings of ``settings_of``, then ``changes``. Another
+    """Overrides of an ablation row: under ``cpu``, the quick settings of ``settings_of`` (default: the
+    method: its network, a 10% validation split, one-view codes) on the ``cifar10`` protocol for
+    ABLATION_EPOCHS epochs, then ``changes``; under ``paper``, the paper's settings of ``settings_of``, then ``changes``. Another
     method's settings lend their network and training, not their objective (departures, loss weights)."""
     def overrides(profile: str) -> dict:
         owner = settings_of or method
         if profile == "cpu":
             base = {**profile_settings(owner, "quick"), "protocol": "cifar10", "epochs": ABLATION_EPOCHS[owner],
-                    "eval_every": ABLATION_EPOCHS[owner], "compile": True}
+                    "eval_every": ABLATION_EPOCHS[owner], "compile": True,
+                    **{name: getattr(TrainConfig, name) for name in CIFAR10_CPU}}  # the quick profile's, not the main rows'
         else:
             base = dict(profile_settings(owner, profile)) if settings_of else {}
         if settings_of:
