@@ -181,14 +181,16 @@ def test_reproduce_reads_back_rows_with_their_settings_and_trains_only_the_rest(
     assert writes[0] == list(DEMO_ROWS)  # the write after the one row trained keeps every row read back
 
 
-def test_a_row_hashing_another_rows_features_trains_again_with_it(tmp_path, monkeypatch):
+def test_a_row_hashing_another_rows_features_trains_again_whenever_that_row_does(tmp_path, monkeypatch):
     trained = []
 
     def fake_train(method, bits, run_dir, profile, **kwargs):
         trained.append(run_dir.name)
         config = {**build_method(method, bits if method == "admth" else bits[0], profile, **{
             k: v for k, v in kwargs.items() if k not in ("resume", "command")}).config.as_saved(), "bits": list(bits)}
-        return {**fake_report(method, bits, 0.5), "config": config}
+        report = {**fake_report(method, bits, 0.5), "config": config}
+        report["provenance"] = {**report["provenance"], "git_commit": f"run {len(trained)}"}  # each run its own
+        return report
 
     monkeypatch.setattr(reproduce_module, "train", fake_train)
     monkeypatch.setattr(reproduce_module, "write_figures", lambda *a: [])
@@ -203,6 +205,12 @@ def test_a_row_hashing_another_rows_features_trains_again_with_it(tmp_path, monk
     path.write_text(json.dumps(results))
     reproduce("quick", tmp_path, methods=["dpsh"])
     assert trained == ["dpsh", "itq-features"]
+    trained.clear()
+    results = json.loads(path.read_text())
+    results["rows"]["dpsh"]["provenance"]["git_commit"] = "trained again by an earlier invocation"
+    path.write_text(json.dumps(results))
+    reproduce("quick", tmp_path, methods=["dpsh"])  # dpsh is finished: only the features row trains
+    assert trained == ["itq-features"]
 
 
 def test_course_reuses_a_run_only_when_its_configuration_matches(tmp_path, monkeypatch):

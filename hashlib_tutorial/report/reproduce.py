@@ -57,12 +57,13 @@ def reproduce(profile: str, out_root: Path = PROJECT_ROOT / "results", methods: 
             done = runs / key / "metrics.json"
             finished = [r for r in (saved.get(key), json.loads(done.read_text()) if done.exists() else None)
                         if _stale(r, wanted) is None]
-            source = Path(settings.get("input_features", "pixels")).name  # a row hashing another row's features
-            retrained_source = train_missing and source in {k for k, _, _ in missing}
-            if finished and not retrained_source:
+            source = _features_source(settings)
+            if source:  # it hashed the features of the source's run that the report holds, or it is stale
+                finished = [r for r in finished if source in rows and r.get("features_from") == rows[source]["provenance"]]
+            if finished:
                 rows[key] = finished[0]
-            elif retrained_source:
-                print(f"== {key}: hashes the features of {source}, which trains again: training it again too")
+            elif source and train_missing and (source in rows or source in {k for k, _, _ in missing}):
+                print(f"== {key}: hashes the features of {source}'s network as it is now: training it (again)")
                 missing.append((key, row, settings))
             elif train_missing and not (methods and label not in methods):
                 if key in saved:
@@ -73,6 +74,8 @@ def reproduce(profile: str, out_root: Path = PROJECT_ROOT / "results", methods: 
     for key, row, settings in missing:  # each write holds every finished row, so an interruption loses none
         print(f"== {key}: {row.method} at {', '.join(map(str, row.bits))} bits ({profile} profile)", flush=True)
         rows[key] = train(row.method, row.bits, runs / key, profile, resume=True, command=command, **settings)
+        if source := _features_source(settings):
+            rows[key]["features_from"] = rows[source]["provenance"]
         rows = {k: rows[k] for k in order if k in rows}
         written = _write(_results(profile, rows, command, started), out, out_root)  # after every row
         if commit:
@@ -84,6 +87,12 @@ def reproduce(profile: str, out_root: Path = PROJECT_ROOT / "results", methods: 
     write_figures(results, PROJECT_ROOT / "figures")
     print(markdown_table(results))
     return results
+
+
+def _features_source(settings: dict) -> str | None:
+    """The row whose trained network a row hashes the features of (``input_features``), or None."""
+    name = Path(settings.get("input_features", "pixels")).name
+    return None if name == "pixels" else name
 
 
 def _stale(report: dict | None, wanted: dict) -> str | None:
