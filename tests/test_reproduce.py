@@ -152,17 +152,26 @@ def test_rows_per_profile_and_their_settings(tmp_path):
         reproduce("fast", tmp_path)
 
 
-def test_reproduce_reads_back_rows_with_their_settings_and_trains_only_the_rest(tmp_path, monkeypatch):
+def fake_training(monkeypatch) -> list[str]:
+    """reproduce's train and figures replaced: each run returns a report of its settings and its own
+    provenance; the list returned fills with the rows trained."""
     trained = []
 
     def fake_train(method, bits, run_dir, profile, **kwargs):
         trained.append(run_dir.name)
         config = {**build_method(method, bits if method == "admth" else bits[0], profile, **{
             k: v for k, v in kwargs.items() if k not in ("resume", "command")}).config.as_saved(), "bits": list(bits)}
-        return {**fake_report(method, bits, 0.5), "config": config}
+        report = {**fake_report(method, bits, 0.5), "config": config}
+        report["provenance"] = {**report["provenance"], "git_commit": f"run {len(trained)}"}
+        return report
 
     monkeypatch.setattr(reproduce_module, "train", fake_train)
     monkeypatch.setattr(reproduce_module, "write_figures", lambda *a: [])
+    return trained
+
+
+def test_reproduce_reads_back_rows_with_their_settings_and_trains_only_the_rest(tmp_path, monkeypatch):
+    trained = fake_training(monkeypatch)
     reproduce("demo", tmp_path)
     assert trained == list(DEMO_ROWS)
     trained.clear()
@@ -182,18 +191,7 @@ def test_reproduce_reads_back_rows_with_their_settings_and_trains_only_the_rest(
 
 
 def test_a_row_hashing_another_rows_features_trains_again_whenever_that_row_does(tmp_path, monkeypatch):
-    trained = []
-
-    def fake_train(method, bits, run_dir, profile, **kwargs):
-        trained.append(run_dir.name)
-        config = {**build_method(method, bits if method == "admth" else bits[0], profile, **{
-            k: v for k, v in kwargs.items() if k not in ("resume", "command")}).config.as_saved(), "bits": list(bits)}
-        report = {**fake_report(method, bits, 0.5), "config": config}
-        report["provenance"] = {**report["provenance"], "git_commit": f"run {len(trained)}"}  # each run its own
-        return report
-
-    monkeypatch.setattr(reproduce_module, "train", fake_train)
-    monkeypatch.setattr(reproduce_module, "write_figures", lambda *a: [])
+    trained = fake_training(monkeypatch)
     reproduce("quick", tmp_path, methods=["dpsh", "itq-features"])
     assert trained == ["dpsh", "itq-features"]
     trained.clear()

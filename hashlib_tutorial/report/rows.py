@@ -36,8 +36,9 @@ class Row:
 def ablation(method: str, changes: dict | None = None, settings_of: str | None = None) -> Callable[[str], dict]:
     """Overrides of an ablation row: under ``cpu``, the quick settings of ``settings_of`` (default: the
     method: its network, a 10% validation split, one-view codes) on the ``cifar10`` protocol for
-    ABLATION_EPOCHS epochs, then ``changes``; under ``paper``, the paper's settings of ``settings_of``, then ``changes``. Another
-    method's settings lend their network and training, not their objective (departures, loss weights)."""
+    ABLATION_EPOCHS epochs, then ``changes``; under ``paper``, the paper's settings of ``settings_of``,
+    then ``changes``. Another method's settings lend their network and training, not their objective
+    (departures, loss weights)."""
     def overrides(profile: str) -> dict:
         owner = settings_of or method
         if profile == "cpu":
