@@ -59,10 +59,14 @@ def _search(args) -> None:
 
 
 def _benchmark(args) -> None:
-    from .benchmark import format_benchmark, run_benchmark
+    from .benchmark import format_benchmark, run_benchmark, write_benchmark
 
+    if args.write and args.quick:
+        raise ValueError("--write keeps the full benchmark only: drop --quick")
     report = run_benchmark(quick=args.quick)
     print(json.dumps(report, indent=2) if args.json else format_benchmark(report))
+    if args.write:
+        write_benchmark(report)
 
 
 def _checkpoints(args) -> None:
@@ -155,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bits", type=_positive_int, nargs="+", required=True)
     p.add_argument("--dataset", help="cifar10 (default), cifar10-mosaic, folder or list")
     p.add_argument("--protocol", help="cifar10, cifar10-1, cifar10-2 or quick (CIFAR-10 only)")
-    p.add_argument("--profile", default="quick", help="quick (one model in 10 minutes on 2 CPU cores, default), "
+    p.add_argument("--profile", default="quick", help="quick (a 10-minute budget on 2 CPU cores with native bfloat16, default), "
                    "demo (fewer epochs), cpu (report scale) or paper (GPU)")
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--batch-size", type=_positive_int)
@@ -197,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("benchmark", help="encode, attention, mAP, search and multi-length timings")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke test")
+    p.add_argument("--write", action="store_true", help="save results/benchmark.json and the README's speed table")
     p.set_defaults(handler=_benchmark)
 
     p = commands.add_parser("checkpoints", help="train the course's models once and keep them in checkpoints/")

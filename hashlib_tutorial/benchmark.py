@@ -8,6 +8,8 @@
    (same steps, same data); the paper measured 209.6 s vs 629.8 s, a ratio of 0.33.
 
 Random inputs and codes: only the times matter. Each timing is the best of ``repeat`` runs.
+``benchmark --write`` saves the report as ``results/benchmark.json`` and regenerates the README's speed
+table from it, under the name of the machine that measured it.
 """
 
 from __future__ import annotations
@@ -15,15 +17,22 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from .report.papers import PAPER_ADMTH_SECONDS
+from . import PROJECT_ROOT
+from .report.papers import PAPER_ADMTH_SECONDS, PAPER_DAH_ENCODE_US
+from .report.tables import fill_report, machine
 from .retrieval.index import HammingIndex, faiss
 from .retrieval.metrics import mean_average_precision
 from .training.registry import build_method, method_for
-from .training.runs import resolve_device
+from .training.runs import hardware, resolve_device, save_json
+
+SPEED_MARKERS = ("<!-- speed table: generated from results/benchmark.json by benchmark --write -->",
+                 "<!-- end of speed table -->")
+
 
 def best_time(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
     """The fastest of `repeat` calls of fn, in seconds, and fn's result."""
@@ -161,25 +170,63 @@ def search_times(rng, n_query: int, n_db: int, k: int, repeat: int) -> dict[str,
 
 def run_benchmark(quick: bool = False) -> dict:
     """Every figure, measured now on this machine; ``quick`` shrinks the sizes for a smoke test."""
-    device, rng = resolve_device(), np.random.default_rng(0)
+    device, rng, started = resolve_device(), np.random.default_rng(0), time.time()
     batch, repeat = (8, 1) if quick else (256, 3)
     sizes = dict(n_query=20, n_db=2_000) if quick else dict(n_query=1_000, n_db=59_000)
     search = dict(n_query=10, n_db=10_000, k=100) if quick else dict(n_query=100, n_db=1_000_000, k=1_000)
-    return {
-        "device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+    report = {
+        "device": str(device), "hardware": hardware(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "batch": batch, "best_of": repeat,
         "encode_us_per_image": encode_times(device, batch, repeat),
         "attention_time_ratio": attention_costs(device, 8 if quick else 64, repeat),
         f"mAP@ALL {sizes['n_query']} x {sizes['n_db']} x 64 bits": map_times(rng, **sizes, repeat=repeat),
         f"k-NN {search['n_query']} x {search['n_db']} x 64 bits, k={search['k']}": search_times(rng, **search, repeat=repeat),
         "admth_multi_length_training": multi_length_training(device, 8 if quick else 128, 1 if quick else 5, repeat),
     }
+    return {**report, "seconds": round(time.time() - started, 1)}
+
+
+def _machine(report: dict) -> str:
+    return f"{machine(report)}, torch {report['torch']}"  # "cpu: AMD EPYC (AVX2), 2 threads, torch 2.14.1"
+
+
+def _sections(report: dict) -> dict[str, dict]:
+    return {name: values for name, values in report.items() if isinstance(values, dict) and name != "hardware"}
 
 
 def format_benchmark(report: dict) -> str:
     """The report as indented text."""
-    lines = [f"device {report['device']}, {report['threads']} threads, torch {report['torch']}"]
-    for section, values in report.items():
-        if isinstance(values, dict):
-            lines.append(section)
-            lines += [f"  {name:45s} {value}" for name, value in values.items()]
+    lines = [_machine(report)]
+    for section, values in _sections(report).items():
+        lines.append(section)
+        lines += [f"  {name:45s} {value}" for name, value in values.items()]
     return "\n".join(lines)
+
+
+def _figure(value: float) -> str:
+    """15,013 or 895; 1.24, 0.115: three significant digits, never an exponent."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def speed_table(report: dict) -> str:
+    """The README's speed table: every figure of a saved benchmark, under the machine that measured it."""
+    titles = {
+        "encode_us_per_image": f"encode time per image (us), batch {report['batch']}; the DAH paper: "
+                               f"{PAPER_DAH_ENCODE_US:,} us on its GPU",
+        "attention_time_ratio": "a training step with attention / without (a ratio below 1 is timing noise: "
+                                "the step with attention does more work)",
+        "admth_multi_length_training": "ADMTH: training steps, four lengths at once vs four single-length models",
+    }
+    lines = [f"Measured by `python -m hashlib_tutorial benchmark --write` on {_machine(report)}; best of "
+             f"{report['best_of']}; {report['seconds']:,.0f} s for the whole command.", "",
+             "| what | measured |", "|---|---|"]
+    for section, values in _sections(report).items():
+        lines.append(f"| {titles.get(section, section)} | "
+                     + "; ".join(f"{name} {_figure(value)}" for name, value in values.items()) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_benchmark(report: dict, root: Path = PROJECT_ROOT) -> None:
+    """Save ``report`` as results/benchmark.json and regenerate the README's speed table from it."""
+    save_json(root / "results" / "benchmark.json", report)
+    fill_report(root / "README.md", report, speed_table(report), SPEED_MARKERS)

@@ -15,8 +15,8 @@ from hashlib_tutorial import PROJECT_ROOT
 from hashlib_tutorial.report.reproduce import reproduce
 from hashlib_tutorial.report.rows import ABLATION_ROWS, BITS, DEMO_ROWS, MAIN_ROWS, row_settings, rows_for, seed_keys
 from hashlib_tutorial.report.seeds import format_mean_sd, mean_sd, seed_reports, seed_values, verdict
-from hashlib_tutorial.report.tables import (BEGIN, DEMO_MARKERS, END, fill_report, headline_table, markdown_table,
-                                            report_tables)
+from hashlib_tutorial.report.tables import (BEGIN, DEMO_MARKERS, END, fill_report, headline_table, machine,
+                                            markdown_table, report_tables)
 from hashlib_tutorial.training.config import DAH_PAPER_NETWORK, PROFILES
 from hashlib_tutorial.training.registry import build_method
 
@@ -36,6 +36,19 @@ def fake_results(rows):
             "provenance": {"device": "cpu", "threads": 2, "seconds": 120.0, "git_commit": "abc"}}
 
 
+def test_the_table_names_the_machine_of_each_row_when_rows_were_trained_on_several():
+    avx2 = {"hardware": {"cpu": "AMD EPYC", "cpu_capability": "AVX2"}, "autocast": "float32"}
+    dpfah, dah = fake_report("dpfah", (32,), 0.5), fake_report("dah", (48,), 0.7)
+    dah["provenance"].update(avx2)
+    assert machine(dah["provenance"]) == "cpu: AMD EPYC (AVX2), float32, 2 threads"
+    assert machine(dpfah["provenance"]) == "cpu, 2 threads, hardware not recorded"
+    table = markdown_table(fake_results({"dpfah": dpfah, "dah": dah}))
+    assert table.startswith("mAP@ALL, profile `cpu`; trained on cpu, 2 threads, hardware not recorded (rows dpfah); "
+                            "cpu: AMD EPYC (AVX2), float32, 2 threads (rows dah) at commit abc")
+    dpfah["provenance"].update(avx2)
+    assert "trained on cpu: AMD EPYC (AVX2), float32, 2 threads at commit abc" in markdown_table(fake_results({"dpfah": dpfah}))
+
+
 def test_table_puts_the_papers_numbers_beside_ours_and_figures_are_written(tmp_path):
     dpfah = fake_report("dpfah", (16, 32), 0.5)
     dpfah["config"].update(backbone="resnet18", backbone_kwargs={"width": 0.25}, attention="simam")
@@ -45,7 +58,7 @@ def test_table_puts_the_papers_numbers_beside_ours_and_figures_are_written(tmp_p
                             "dpfah-simam": fake_report("dpfah", (32,), 0.2),
                             "admth-mosaic": {**fake_report("admth", (16,), 0.9), "dataset": "cifar10-mosaic"}})
     table = markdown_table(results)
-    assert table.startswith("mAP@ALL, profile `cpu`; trained on cpu with 2 threads at commit abc")
+    assert table.startswith("mAP@ALL, profile `cpu`; trained on cpu, 2 threads, hardware not recorded at commit abc")
     assert "| dpfah | quick | resnet18 x0.25, simam at the stem | 3 | 16 | 0.500 | 0.490 |  | 0.400 | 0.700 | 10 | " \
            "0.838 (cifar10, mAP@ALL) |" in table
     assert "| dah-resnet30 | quick | dah_resnet30 x0.5, cbam | 3 | 48 | 0.700 |" in table and "| 0.923 (cifar10-2" in table
@@ -277,14 +290,14 @@ def test_every_committed_row_was_trained_with_the_settings_its_row_has_now(tmp_p
 def test_recipe_table_writes_each_row_as_one_change_and_matches_the_committed_report():
     base = json.loads(json.dumps(build_method("dpfah", 32, "quick").config.to_dict()))  # as config.json stores it
     first = {"method": "dpfah", "row": "A", "change": "fewer epochs", "base": None, "config": {**base, "epochs": 5},
-             "validation_mAP": {"32bits": {"5": 0.25}}, "provenance": {"threads": 1},
+             "validation_mAP": {"32bits": {"5": 0.25}}, "provenance": {"device": "cpu", "threads": 1},
              "results": {"32": {"mAP": 0.2, "train_seconds": 10.0, "chance": 0.1}}}
     second = {"method": "dpfah", "row": "B", "change": "A at lr 0.05", "base": "A",
               "config": {**base, "epochs": 5, "lr": 0.05}, "validation_mAP": {"32bits": {"3": 0.125}}, "stopped_at_epoch": 3}
     table = recipe.recipe_table({"rows": [first, second]})
     assert "`python -m hashlib_tutorial train --method dpfah --bits 32 --protocol quick --set 'epochs=5'`" in table
     assert "| B | A at lr 0.05 | row A + `--set 'lr=0.05'` | 5 | stopped at epoch 3 |" in table
-    assert "| 0.200 | 10 | 1 | 5: 0.250 |" in table
+    assert "| 0.200 | 10 | cpu, 1 thread, hardware not recorded | 5: 0.250 |" in table
     committed = json.loads((PROJECT_ROOT / "results" / "recipe.json").read_text())
     assert recipe.recipe_table(committed) in (PROJECT_ROOT / "REPRODUCTION.md").read_text()
 

@@ -16,7 +16,7 @@ from .. import PROJECT_ROOT
 from ..training.registry import build_method
 from ..training.runs import with_defaults
 from .findings import format_map
-from .tables import fill_report
+from .tables import fill_report, machine
 
 MARKERS = ("<!-- recipe table: generated from results/recipe.json by report.recipe -->", "<!-- end of recipe table -->")
 _NOT_SETTINGS = {"method", "bits", "profile", "protocol", "eval_every", "seed", "data_dir", "device", "dataset"}
@@ -47,12 +47,12 @@ def _validation(row: dict) -> str:
 
 
 def recipe_table(recipe: dict) -> str:
-    """One Markdown table per method: row, change, command, epochs, test mAP, train seconds, threads, validation mAP."""
+    """One Markdown table per method: row, change, command, epochs, test mAP, train seconds, machine, validation mAP."""
     rows = {r["row"]: r for r in recipe["rows"]}
     parts = []
     for method in dict.fromkeys(r["method"] for r in recipe["rows"]):
         lines = [f"**{method.upper()}**", "",
-                 "| row | change | command | epochs | mAP@ALL | train s | threads | validation mAP by epoch |",
+                 "| row | change | command | epochs | mAP@ALL | train s | machine | validation mAP by epoch |",
                  "|---|---|---|---|---|---|---|---|"]
         for r in (r for r in recipe["rows"] if r["method"] == method):
             results = r.get("results")
@@ -61,12 +61,12 @@ def recipe_table(recipe: dict) -> str:
                 if r["config"]["dataset"] != "cifar10":  # multi-label: chance is far from 0.1
                     mAP += f" (chance {next(iter(results.values()))['chance']:.3f})"
                 seconds = f"{next(iter(results.values()))['train_seconds']:.0f}"
-                threads, epochs = r["provenance"]["threads"], r["config"]["epochs"]
+                trained_on, epochs = machine(r["provenance"]), r["config"]["epochs"]
             else:
-                mAP, seconds, threads = f"stopped at epoch {r['stopped_at_epoch']}", "", ""
+                mAP, seconds, trained_on = f"stopped at epoch {r['stopped_at_epoch']}", "", ""
                 epochs = r["config"]["epochs"]
             lines.append(f"| {r['row']} | {r['change']} | {_command(r, rows)} | {epochs} | {mAP} | {seconds} | "
-                         f"{threads} | {_validation(r)} |")
+                         f"{trained_on} | {_validation(r)} |")
         parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)
 

@@ -33,12 +33,34 @@ def _paper_row(label: str, report: dict) -> dict | None:
     return PAPER_MAP.get(report["method"]) if same else None
 
 
+def machine(provenance: dict) -> str:
+    """What trained a row: "cpu: AMD EPYC (AVX2), float32, 2 threads"; "hardware not recorded" for the rows
+    trained before provenance held it (their seconds compare only with rows of the same machine)."""
+    hardware, threads = provenance.get("hardware"), provenance["threads"]
+    threads = f"{threads} thread{'' if threads == 1 else 's'}"
+    if hardware is None:
+        return f"{provenance['device']}, {threads}, hardware not recorded"
+    parts = [f"{provenance['device']}: {hardware['cpu']} ({hardware['cpu_capability']})", hardware.get("gpu"),
+             provenance.get("autocast"), threads]
+    return ", ".join(part for part in parts if part)
+
+
+def _machines(rows: dict) -> str:
+    """Each machine that trained a main row, with its rows when there are several machines."""
+    by_machine: dict[str, list[str]] = {}
+    for label, report in rows.items():
+        if label in MAIN_ROWS and "provenance" in report:
+            by_machine.setdefault(machine(report["provenance"]), []).append(label)
+    if len(by_machine) == 1:
+        return next(iter(by_machine))
+    return "; ".join(f"{name} (rows {', '.join(labels)})" for name, labels in by_machine.items())
+
+
 def markdown_table(results: dict) -> str:
     """mAP per main row and code length, with the papers' numbers (and their protocols) beside ours."""
     trained = [r["provenance"] for r in results["rows"].values() if "provenance" in r]
-    distinct = lambda key: ", ".join(sorted({str(p[key]) for p in trained}))  # noqa: E731
-    lines = [f"mAP@ALL, profile `{results['profile']}`; trained on {distinct('device')} with "
-             f"{distinct('threads')} threads at commit {distinct('git_commit')}", "",
+    commits = ", ".join(sorted({p["git_commit"] for p in trained}))
+    lines = [f"mAP@ALL, profile `{results['profile']}`; trained on {_machines(results['rows'])} at commit {commits}", "",
              "| row | data and protocol | network | epochs | bits | mAP (ours) | tie-aware | chance | P@r<=2 | P@1000 | "
              "train s | paper mAP (its protocol) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, report in results["rows"].items():

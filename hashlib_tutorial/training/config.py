@@ -1,7 +1,8 @@
 """A run's settings: ``TrainConfig``, and the four profiles every method is declared with, in one place.
 
     profile   what it is for
-    quick     one model in at most 10 minutes on a 2-core CPU (``train --profile quick``, the default)
+    quick     one model in a budget of 10 minutes on a 2-core CPU with native bfloat16 (``train --profile quick``,
+              the default; see CPU_RECIPE for other CPUs)
     demo      the quick settings with fewer epochs: ``make demo`` and the course notebooks
     cpu       the quick settings on the ``cifar10`` protocol: the reproduction report
     paper     the papers' settings (image size, optimiser, epochs, ImageNet weights), for a GPU
@@ -111,7 +112,10 @@ def merge(settings: dict, overrides: dict) -> dict:
 # gradient-norm clipping (the DPSH likelihood of an unbounded linear hash layer diverges without it at
 # this learning rate), label smoothing on class branches, bfloat16 autocast where the CPU has native
 # bfloat16 (NCHW: the NHWC layout was slower for these narrow networks here), and batches augmented
-# in memory (see :mod:`data.augment`).
+# in memory (see :mod:`data.augment`). "Here", in these comments, is the 2-core CPU with AVX-512 BF16
+# that the recipe and the budgets were measured on. A CPU without native bfloat16 trains in float32,
+# several times slower per step, with the same settings; every run records its processor and autocast
+# dtype (``provenance``), and the report names the machine of each row.
 CPU_RECIPE = dict(
     optimizer="sgd", nesterov=True, momentum=0.9, lr=0.1, weight_decay=5e-4, decay_norm_and_bias=False,
     lr_schedule="warmup_linear", warmup_fraction=0.2, grad_clip=2.0, label_smoothing=0.1, batch_size=256,

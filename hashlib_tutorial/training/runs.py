@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import platform
 import re
 import shutil
 import subprocess
@@ -210,10 +211,25 @@ def git_commit() -> str:
         return "unknown"
 
 
+def hardware(device: torch.device | str) -> dict:
+    """The processor a run used: its name and the widest vector instructions torch uses on it (e.g.
+    AVX512, AVX2); and the GPU's name on CUDA. Seconds measured on one machine say little about another."""
+    cpu = platform.processor() or platform.machine()
+    if Path("/proc/cpuinfo").exists():
+        names = re.findall(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
+        cpu = names[0].strip() if names else cpu
+    found = {"cpu": cpu, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    if torch.device(device).type == "cuda":
+        found["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return found
+
+
 def provenance(command: str | None, device: torch.device | str, started: float) -> dict:
-    """Where a result comes from: the command, the code's commit, the device and threads, the seconds since ``started``."""
+    """Where a result comes from: the command, the code's commit, the device, its hardware and threads,
+    the seconds since ``started``."""
     return {"command": command or " ".join(sys.argv), "git_commit": git_commit(), "device": str(device),
-            "torch": torch.__version__, "threads": torch.get_num_threads(), "seconds": round(time.time() - started, 1)}
+            "hardware": hardware(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "seconds": round(time.time() - started, 1)}
 
 
 # TrainConfig fields that a resume may change: they do not change what is learned.

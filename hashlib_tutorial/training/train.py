@@ -6,11 +6,12 @@ import json
 import time
 from pathlib import Path
 
+import torch
 import torch.distributed as dist
 
 from ..data.splits import RetrievalSplits, load_data
 from .evaluate import evaluate_method, feature_extractor
-from .loop import distributed, train_model
+from .loop import autocast_dtype, distributed, train_model
 from .registry import build_method
 from .runs import (RESTART_REMEDY, check_compatible, check_run_folder, check_saved_splits, git_commit, load_checkpoint,
                    provenance, read_config, remove_run, save_json, sub_run_dirs, usable_device)
@@ -82,7 +83,10 @@ def train(method_name: str, bits, out: str | Path, profile: str = "quick", resum
                   f"chance {result['chance']:.4f})")
     if rank != 0:
         return {}
+    origin = provenance(command, device, started)
+    if deep:  # what "precision": "auto" chose on this machine (bfloat16 only where the CPU has it natively)
+        origin["autocast"] = str(autocast_dtype(config.precision, device) or torch.float32).removeprefix("torch.")
     report = {"method": method_name, "dataset": config.dataset, "protocol": splits.protocol, "profile": profile,
-              "config": settings, "results": results, "provenance": provenance(command, device, started)}
+              "config": settings, "results": results, "provenance": origin}
     save_json(out / "metrics.json", report)
     return report
