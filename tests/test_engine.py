@@ -403,24 +403,49 @@ def test_a_tiny_run_gives_the_numbers_recorded_before_the_reorganisation(name, t
 
 
 
-def test_validation_warns_at_once_when_the_codes_collapse(monkeypatch):
+def test_collapsed_codes_are_counted_bit_by_bit():
     rng = np.random.default_rng(0)
     healthy = np.where(rng.random((200, 16)) < 0.5, -1, 1)
     collapsed = healthy.copy()
     collapsed[:, :12] = 1  # 12 of 16 bits constant
     collapsed[0, :12] = -1  # one image in 200 differs: still >= 99% one value
     assert loop.collapsed_bits(healthy) == 0 and loop.collapsed_bits(collapsed) == 12
+    for classes, found in ((20, {16: 12}), (3, {})):  # at most 2^4 + 1 codes: too few for 20 classes, not for 3
+        epoch = loop.EpochCodes(build_method("admth", (8, 16), **TINY["admth"]), classes)
+        for batch in np.split(np.concatenate([healthy[:, :8], collapsed], axis=1), 4):  # both lengths, 4 batches
+            epoch.add(torch.tensor(batch, dtype=torch.float32) * 0.3)  # relaxed codes: only their signs count
+        assert epoch.collapsed() == found  # 12 > 16 // 2 constant bits; the 8-bit codes are healthy
 
-    class FakeSplits:
-        val_database = "val_database"
 
-    monkeypatch.setattr(loop, "binary_codes", lambda *a: {16: healthy})
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", loop.CollapsedCodesWarning)  # healthy codes: no warning
-        loop._training_codes(None, torch.nn.Identity(), FakeSplits, "cpu")
-    monkeypatch.setattr(loop, "binary_codes", lambda *a: {16: collapsed})
-    with pytest.warns(loop.CollapsedCodesWarning, match="16-bit codes have collapsed: 12 of"):
-        loop._training_codes(None, torch.nn.Identity(), FakeSplits, "cpu")
+def test_collapsed_codes_warn_after_the_first_epoch_even_between_evaluations(tmp_path, monkeypatch):
+    method = build_method("dpsh", 8, epochs=3, batch_size=8, eval_every=3)
+    build = method.build_model
+
+    def constant_codes(num_classes):  # a hash layer that outputs +1 on every image, and stays so
+        model = build(num_classes)
+        layer = model.head.fc
+        layer.weight.data.zero_()
+        layer.bias.data.fill_(1.0)
+        layer.requires_grad_(False)
+        return model
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loop.train_model(method, tiny_splits(), tmp_path / "healthy", progress=False)
+        assert not [w for w in caught if issubclass(w.category, loop.CollapsedCodesWarning)]
+        monkeypatch.setattr(method, "build_model", constant_codes)
+        loop.train_model(method, tiny_splits(), tmp_path / "collapsed", progress=False)
+    collapsed = [str(w.message) for w in caught if issubclass(w.category, loop.CollapsedCodesWarning)]
+    assert len(collapsed) == 1 and collapsed[0].startswith("8-bit codes have collapsed at epoch 1: 8 of their 8 bits")
+
+
+def test_codes_collapsed_only_in_eval_mode_warn_at_the_evaluated_epoch(tmp_path, monkeypatch):
+    # ADMTH's hash-only objective drives every code towards 0: in training mode the batch statistics
+    # still scatter their signs, while the eval-mode codes of the training images are all one code
+    method = build_method("dpsh", 8, epochs=3, batch_size=8, eval_every=2)
+    monkeypatch.setattr(loop, "binary_codes", lambda method, model, images, device: {8: np.ones((len(images), 8))})
+    with pytest.warns(loop.CollapsedCodesWarning, match="8-bit codes have collapsed at epoch 2: 8 of their 8 bits"):
+        loop.train_model(method, tiny_splits(), tmp_path / "run", progress=False)
 
 
 def test_without_validation_images_the_last_epoch_is_kept(tmp_path):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
@@ -153,16 +153,39 @@ def distributed() -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
-def _training_codes(method: Method, model: nn.Module, splits: RetrievalSplits, device) -> dict[int, np.ndarray]:
-    """The training images' binary codes; warns at once when they have collapsed (see :func:`collapsed_bits`)."""
-    codes = binary_codes(method, unwrap(model), splits.val_database, device)
-    for bits, by_image in codes.items():
-        if (constant := collapsed_bits(by_image)) > bits // 2:
-            warnings.warn(f"{bits}-bit codes have collapsed: {constant} of their {bits} bits take one value on at "
-                          "least 99% of the training images, so retrieval is near chance. If they stay so, the objective "
-                          "is not learning (see the method's docstring for the departures that fix it from random weights).",
-                          CollapsedCodesWarning, stacklevel=3)
-    return codes
+def collapsed_lengths(codes: dict[int, np.ndarray], classes: int) -> dict[int, int]:
+    """{K: constant bits} for each code length whose binary codes (n, K) have collapsed: more than half
+    of its bits take one value on at least 99% of the images (see :func:`collapsed_bits`), and the codes
+    take fewer distinct values than there are classes (a few classes may leave most bits constant)."""
+    constant = {bits: collapsed_bits(by_image) for bits, by_image in codes.items()}
+    return {bits: n for bits, n in constant.items()
+            if n > bits // 2 and len(np.unique(codes[bits], axis=0)) < classes}
+
+
+class EpochCodes:
+    """The binary codes of one epoch's training batches, by code length: the collapse check runs on
+    them after every epoch, between evaluations too."""
+
+    def __init__(self, method: Method, classes: int):
+        self.method, self.classes, self.batches = method, classes, {}
+
+    def add(self, codes: Tensor) -> None:
+        """Keep a batch's binary codes (relaxed codes (B, sum of lengths) in)."""
+        for bits, relaxed in self.method.codes_by_length(codes.detach()).items():
+            self.batches.setdefault(bits, []).append(self.method.binarize(relaxed).cpu())
+
+    def collapsed(self) -> dict[int, int]:
+        """:func:`collapsed_lengths` of the epoch's codes."""
+        return collapsed_lengths({bits: torch.cat(batches).numpy() for bits, batches in self.batches.items()}, self.classes)
+
+
+def _warn_collapsed(collapsed: dict[int, int], epoch: int) -> None:
+    for bits, constant in collapsed.items():
+        warnings.warn(f"{bits}-bit codes have collapsed at epoch {epoch}: {constant} of their {bits} bits take one "
+                      "value on at least 99% of the training images, and the codes fewer values than there are "
+                      "classes, so retrieval is near chance. If they stay so, "
+                      "the objective is not learning (see the method's docstring for the departures that fix it "
+                      "from random weights).", CollapsedCodesWarning, stacklevel=3)
 
 
 def _validation_map(method: Method, model: nn.Module, splits: RetrievalSplits, device,
@@ -179,7 +202,9 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
     epoch's when ``val_fraction = 0`` leaves no validation images).
 
     Every epoch ends with an atomic ``checkpoint.pt``; with ``resume=True`` an interrupted run
-    continues from it and gives the same result as an uninterrupted one (seeded per epoch).
+    continues from it and gives the same result as an uninterrupted one (seeded per epoch). The first
+    epoch whose training codes have collapsed warns at once: every epoch's batches (:class:`EpochCodes`)
+    and, at evaluated epochs, the training images encoded in eval mode are checked.
     """
     config, run_dir = method.config, Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -225,13 +250,14 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
     # the compiled forward pass trains; evaluation and checkpoints use the model itself (same weights)
     forward = torch.compile(model) if config.compile else model
 
+    warned = False  # about collapsed codes, in this process
     for epoch in range(state["epoch"] + 1, config.epochs + 1):
         torch.manual_seed(config.seed * 100_003 + epoch)  # dropout: the same on resume
         loader.generator.manual_seed(config.seed * 100_003 + epoch)  # batch order, augmentation: the same on resume
         if sampler is not None:
             sampler.set_epoch(epoch)
         model.train()
-        started, sums = time.time(), {}
+        started, sums, epoch_codes = time.time(), {}, EpochCodes(method, splits.num_classes)
         bar = tqdm(loader, desc=f"{config.method} {'/'.join(map(str, config.bits))} bits, epoch {epoch}/{config.epochs}",
                    disable=not progress or rank != 0, leave=False)
         for step, (images, labels, indices) in enumerate(bar, start=1):
@@ -240,6 +266,7 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 codes, logits = forward(images)  # relaxed codes (B, K), class scores (B, C) or None
             codes, logits = codes.float(), None if logits is None else logits.float()
+            epoch_codes.add(codes)
             if memory is not None:  # this batch's rows of U are its new codes (no gradient through U)
                 memory.update(indices.to(device), method.codes_by_length(codes.detach()))
             loss, parts = method.loss(unwrap(model), codes, logits, labels, memory)
@@ -266,13 +293,18 @@ def train_model(method: Method, splits: RetrievalSplits, run_dir: Path, resume: 
         record = {"epoch": epoch, **{k: round(v / len(loader), 5) for k, v in sums.items()},
                   "seconds": round(time.time() - started, 2)}
         if rank == 0:
+            collapsed = epoch_codes.collapsed()  # in training mode: batch statistics, augmented images
             if epoch % config.eval_every == 0 or epoch == config.epochs:
-                database = _training_codes(method, model, splits, device)
+                database = binary_codes(method, unwrap(model), splits.val_database, device)  # training images, eval mode
+                collapsed = collapsed or collapsed_lengths(database, splits.num_classes)
                 if validated:
                     record["val_mAP"] = round(_validation_map(method, model, splits, device, database), 5)
                 if record["val_mAP"] > state["best_val_map"] if validated else epoch == config.epochs:
                     state["best_val_map"], state["best_epoch"] = record.get("val_mAP"), epoch
                     save_checkpoint(run_dir / "best.pt", unwrap(model), config, epoch=epoch)
+            if collapsed and not warned:
+                _warn_collapsed(collapsed, epoch)  # once per run, at the first epoch either check finds it
+                warned = True
             state["epoch"] = epoch
             state["history"].append(record)
             if progress:
