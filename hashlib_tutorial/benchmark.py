@@ -1,7 +1,8 @@
 """``python -m hashlib_tutorial benchmark``: the speed figures the README and the papers quote, in one run.
 
 1. encode time per image of each model (batch 256, this machine's device); DAH reports 5,280 us;
-2. the time cost of each attention module: a training step of the same backbone with and without it;
+2. the time cost of each attention module: a training step of the same backbone with and without it,
+   and of the NHWC memory layout (``channels_last``) against NCHW;
 3. exact mAP@ALL, 1,000 queries x 59,000 items x 64 bits: ours against the field's per-query argsort loop;
 4. k-NN search, 100 queries over 1,000,000 64-bit codes, k = 1,000: argsort loop, numpy and faiss;
 5. ADMTH's claim: training all four code lengths at once against four single-length models
@@ -99,7 +100,7 @@ def attention_costs(device: torch.device, batch: int, repeat: int) -> dict[str, 
         "SE in every block, ResNet-18": ("dpfah", {"attention": "se", "backbone_kwargs": {"stem": "imagenet",
                                                   "placement": "blocks"}}, {"attention": None}),
         "CBAM, DAH ResNet-30 (1/4 width)": ("dah", {}, {"attention": None}),
-        "SE after conv5, AlexNet (ADMTH)": ("admth", {}, {"attention": None}),
+        "SE in every block, ResNet-18 1/4 width (ADMTH's CPU trunk)": ("admth", {}, {"attention": None}),
     }
     out = {}
     for label, (name, with_attention, without) in cases.items():
@@ -113,13 +114,27 @@ def attention_costs(device: torch.device, batch: int, repeat: int) -> dict[str, 
     return out
 
 
-def _step_time(method, device: torch.device, batch: int, repeat: int, steps: int = 1) -> float:
+def layout_costs(device: torch.device, batch: int, repeat: int) -> dict[str, float]:
+    """Time of a training step of each quick network in NHWC (``channels_last``) / in NCHW, the default:
+    which layout is faster depends on the processor."""
+    out = {}
+    for name, bits in (("dpfah", 32), ("dah", 48), ("admth", (16, 32, 48, 64))):
+        method = build_method(name, bits)
+        nhwc, nchw = (_step_time(method, device, batch, repeat, memory_format=layout)
+                      for layout in (torch.channels_last, torch.contiguous_format))
+        out[name] = round(nhwc / nchw, 2)
+    return out
+
+
+def _step_time(method, device: torch.device, batch: int, repeat: int, steps: int = 1,
+               memory_format: torch.memory_format = torch.contiguous_format) -> float:
     """Seconds for ``steps`` training steps (forward, the method's loss, backward, update) on random data."""
     torch.manual_seed(0)
-    model = method.build_model(num_classes=10).to(device).train()
+    model = method.build_model(num_classes=10).to(device, memory_format=memory_format).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     size = method.config.image_size
-    x, y = torch.randn(batch, 3, size, size, device=device), torch.arange(batch, device=device) % 10
+    x = torch.randn(batch, 3, size, size, device=device).to(memory_format=memory_format)
+    y = torch.arange(batch, device=device) % 10
 
     def run():
         for _ in range(steps):
@@ -179,6 +194,7 @@ def run_benchmark(quick: bool = False) -> dict:
         "batch": batch, "best_of": repeat,
         "encode_us_per_image": encode_times(device, batch, repeat),
         "attention_time_ratio": attention_costs(device, 8 if quick else 64, repeat),
+        "layout_time_ratio": layout_costs(device, 8 if quick else 64, repeat),
         f"mAP@ALL {sizes['n_query']} x {sizes['n_db']} x 64 bits": map_times(rng, **sizes, repeat=repeat),
         f"k-NN {search['n_query']} x {search['n_db']} x 64 bits, k={search['k']}": search_times(rng, **search, repeat=repeat),
         "admth_multi_length_training": multi_length_training(device, 8 if quick else 128, 1 if quick else 5, repeat),
@@ -215,6 +231,8 @@ def speed_table(report: dict) -> str:
                                f"{PAPER_DAH_ENCODE_US:,} us on its GPU",
         "attention_time_ratio": "a training step with attention / without (a ratio below 1 is timing noise: "
                                 "the step with attention does more work)",
+        "layout_time_ratio": "a training step of the quick network in NHWC / NCHW (below 1: `--set "
+                             "channels_last=true` trains faster on this machine)",
         "admth_multi_length_training": "ADMTH: training steps, four lengths at once vs four single-length models",
     }
     lines = [f"Measured by `python -m hashlib_tutorial benchmark --write` on {_machine(report)}; best of "

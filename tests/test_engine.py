@@ -252,6 +252,7 @@ def test_benchmark_runs_end_to_end_in_its_quick_mode_and_writes_the_speed_table_
 
     report = run_benchmark(quick=True)
     assert report["admth_multi_length_training"]["ratio"] > 0
+    assert set(report["layout_time_ratio"]) == {"dpfah", "dah", "admth"} and min(report["layout_time_ratio"].values()) > 0
     assert "HammingIndex numpy (s)" in format_benchmark(report)
     machine = f"cpu: {report['hardware']['cpu']} ({torch.backends.cpu.get_cpu_capability()}), {torch.get_num_threads()} thread"
     assert format_benchmark(report).startswith(machine)

@@ -50,7 +50,7 @@ class TrainConfig:
     lr_schedule: str = "cosine"  # cosine (to 0 over the run) | constant | warmup_linear (one-cycle)
     warmup_fraction: float = 0.0  # warmup_linear: the fraction of the steps spent rising to lr
     precision: str = "auto"  # auto (fp16 on CUDA, bf16 on a CPU with native bf16, else fp32) | bf16 | fp16 | fp32
-    channels_last: bool = False  # NHWC memory layout (faster convolutions on CPUs and tensor cores)
+    channels_last: bool = False  # NHWC memory layout: faster on some CPUs and on tensor cores (benchmark measures it)
     compile: bool = False  # torch.compile the training step's forward pass: faster steps after a one-off compilation
     image_size: int = 32
     backbone: str = "resnet18"
