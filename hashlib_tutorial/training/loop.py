@@ -172,18 +172,19 @@ class EpochCodes:
     def add(self, codes: Tensor) -> None:
         """Keep a batch's binary codes (relaxed codes (B, sum of lengths) in)."""
         for bits, relaxed in self.method.codes_by_length(codes.detach()).items():
-            self.batches.setdefault(bits, []).append(self.method.binarize(relaxed).cpu())
+            self.batches.setdefault(bits, []).append(self.method.binarize(relaxed))  # on the device: no sync per step
 
     def collapsed(self) -> dict[int, int]:
         """:func:`collapsed_lengths` of the epoch's codes."""
-        return collapsed_lengths({bits: torch.cat(batches).numpy() for bits, batches in self.batches.items()}, self.classes)
+        codes = {bits: torch.cat(batches).cpu().numpy() for bits, batches in self.batches.items()}
+        return collapsed_lengths(codes, self.classes)
 
 
 def _warn_collapsed(collapsed: dict[int, int], epoch: int) -> None:
     for bits, constant in collapsed.items():
         warnings.warn(f"{bits}-bit codes have collapsed at epoch {epoch}: {constant} of their {bits} bits take one "
-                      "value on at least 99% of the training images, and the codes fewer values than there are "
-                      "classes, so retrieval is near chance. If they stay so, "
+                      "value on at least 99% of the training images, and the codes take fewer distinct values than there "
+                      "are classes, so retrieval is near chance. If they stay so, "
                       "the objective is not learning (see the method's docstring for the departures that fix it "
                       "from random weights).", CollapsedCodesWarning, stacklevel=3)
 
