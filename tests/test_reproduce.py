@@ -47,6 +47,7 @@ def test_the_table_names_the_machine_of_each_row_when_rows_were_trained_on_sever
                             "cpu: AMD EPYC (AVX2), float32, 2 threads (rows dah) at commit abc")
     dpfah["provenance"].update(avx2)
     assert "trained on cpu: AMD EPYC (AVX2), float32, 2 threads at commit abc" in markdown_table(fake_results({"dpfah": dpfah}))
+    assert "trained on (no main row yet) at commit abc" in markdown_table(fake_results({"dpfah-simam": dpfah}))
 
 
 def test_table_puts_the_papers_numbers_beside_ours_and_figures_are_written(tmp_path):

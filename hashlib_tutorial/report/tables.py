@@ -51,8 +51,8 @@ def _machines(rows: dict) -> str:
     for label, report in rows.items():
         if label in MAIN_ROWS and "provenance" in report:
             by_machine.setdefault(machine(report["provenance"]), []).append(label)
-    if len(by_machine) == 1:
-        return next(iter(by_machine))
+    if len(by_machine) <= 1:
+        return next(iter(by_machine), "(no main row yet)")
     return "; ".join(f"{name} (rows {', '.join(labels)})" for name, labels in by_machine.items())
 
 
