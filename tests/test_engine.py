@@ -258,6 +258,11 @@ def test_benchmark_runs_end_to_end_in_its_quick_mode_and_writes_the_speed_table_
     assert format_benchmark(report).startswith(machine)
     (tmp_path / "results").mkdir()
     (tmp_path / "README.md").write_text(f"before\n{SPEED_MARKERS[0]}\nold\n{SPEED_MARKERS[1]}\nafter\n")
+    (tmp_path / "README.md").write_text("no block\n")
+    with pytest.raises(ValueError, match="speed table"):
+        write_benchmark(report, tmp_path)
+    assert not (tmp_path / "results" / "benchmark.json").exists()  # refused before any write
+    (tmp_path / "README.md").write_text(f"before\n{SPEED_MARKERS[0]}\nold\n{SPEED_MARKERS[1]}\nafter\n")
     write_benchmark(report, tmp_path)
     assert json.loads((tmp_path / "results" / "benchmark.json").read_text()) == json.loads(json.dumps(report))
     readme = (tmp_path / "README.md").read_text()
