@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..training.config import CIFAR10_CPU, DAH_PAPER_NETWORK, TrainConfig, merge, profile_settings
+from ..training.config import CIFAR10_CPU, DAH_PAPER_NETWORK, DPFAH_WIDE, TrainConfig, merge, profile_settings
 
 BITS = (16, 32, 48, 64)
 SEEDS = (0, 1, 2)
@@ -72,6 +72,7 @@ MAIN_ROWS = {
     "dah": Row("dah", (48,)),  # cpu: DAH's own protocol on the CPU network, see config.DAH
     "dah-resnet30": Row("dah", (48,), lambda p: DAH_PAPER_NETWORK if p == "cpu" else {}),  # same protocol, same time
     "dpfah": Row("dpfah", BITS),
+    "dpfah-wide": Row("dpfah", (32,), lambda p: DPFAH_WIDE if p == "cpu" else {}),  # a larger budget, see config
     "admth": Row("admth", BITS),
     "admth-mosaic": Row("admth", BITS, {"dataset": "cifar10-mosaic", "mosaic_classes": 2}),  # chance 0.378
     "dah-lengths": Row("dah", (12, 24, 36), lambda p: {"epochs": 10} if p == "cpu" else {}),
