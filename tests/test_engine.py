@@ -99,6 +99,16 @@ def test_overrides_merge_into_nested_settings_and_a_new_backbone_starts_afresh()
         build_method("dpfah", 8, loss_weights={"alpha": 1.0})
 
 
+def test_dpfahs_class_from_codes_departure_reads_the_classes_from_the_relaxed_codes():
+    paper = build_method("dpfah", 8, **TINY["dpfah"]).build_model(3).eval()
+    model = build_method("dpfah", 8, departures=("class_from_codes",), **TINY["dpfah"]).build_model(3).eval()
+    assert paper.classifier.in_features == paper.backbone.out_features != 8 and model.classifier.in_features == 8
+    codes, logits = model(torch.randn(2, 3, 16, 16))
+    assert torch.allclose(logits, codes @ model.classifier.weight.T + model.classifier.bias, atol=1e-5)
+    with pytest.raises(ValueError, match="no departures"):
+        build_method("dpsh", 8, departures=("class_from_codes",))
+
+
 def test_admth_branch_settings_are_typed_and_survive_config_json():
     config = build_method("admth", (8, 16), branches={"hidden": [32]}).config
     assert config.branches == BranchSettings(hidden=(32,), split_at=0)

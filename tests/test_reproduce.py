@@ -17,7 +17,7 @@ from hashlib_tutorial.report.rows import ABLATION_ROWS, BITS, DEMO_ROWS, MAIN_RO
 from hashlib_tutorial.report.seeds import format_mean_sd, mean_sd, seed_reports, seed_values, verdict
 from hashlib_tutorial.report.tables import (BEGIN, DEMO_MARKERS, END, fill_report, headline_table, machine,
                                             markdown_table, report_tables)
-from hashlib_tutorial.training.config import DAH_PAPER_NETWORK, PROFILES
+from hashlib_tutorial.training.config import DAH_PAPER_NETWORK, DPFAH_WIDE, PROFILES
 from hashlib_tutorial.training.registry import build_method
 
 
@@ -151,6 +151,13 @@ def test_rows_per_profile_and_their_settings(tmp_path):
     assert (paper_network.protocol, paper_network.backbone, paper_network.backbone_kwargs) == \
         ("cifar10-2", "dah_resnet30", {"width": 0.5})
     assert {**paper_network.to_dict(), **DAH_PAPER_NETWORK} == {**dah.to_dict(), **DAH_PAPER_NETWORK}  # nothing else
+    # DPFAH's larger-budget row: the cpu profile at half width with the class branch on the codes, nothing else
+    dpfah = build_method("dpfah", 32, "cpu").config
+    wide = build_method("dpfah", 32, "cpu", **row_settings("dpfah-wide", "cpu", tmp_path)).config
+    assert (wide.backbone_kwargs, wide.departures) == ({**dpfah.backbone_kwargs, "width": 0.5}, ("class_from_codes",))
+    assert {**wide.to_dict(), **DPFAH_WIDE} == {**dpfah.to_dict(), **DPFAH_WIDE}
+    assert network({"method": "dpfah", "config": wide.to_dict()}) == \
+        "resnet18 x0.5, simam at the stem, class branch on the codes, codes averaged with the mirror image's (test_flip)"
     recipe = build_method("dah", 48, "cpu", **row_settings("dah-recipe", "cpu", tmp_path)).config
     quick_dah = build_method("dah", 48, "quick").config
     assert (recipe.protocol, recipe.backbone, recipe.backbone_kwargs) == ("cifar10", "resnet18", quick_dah.backbone_kwargs)

@@ -35,8 +35,9 @@ def network(report: dict) -> str:
     if config.get("attention") and config.get("backbone") == "resnet18":  # ResNet18's placements
         attention += {"blocks": " in every block", "stages": " after the stem and stages 1-3"}.get(
             kwargs.get("placement"), " at the stem")
+    classifier = ", class branch on the codes" if "class_from_codes" in config.get("departures", ()) else ""
     flip = ", codes averaged with the mirror image's (test_flip)" if config.get("test_flip") else ""
-    return f"{config.get('backbone', '')}{width}, {attention}{flip}"
+    return f"{config.get('backbone', '')}{width}, {attention}{classifier}{flip}"
 
 
 def format_map(r: dict) -> str:
@@ -64,7 +65,8 @@ def _span(values: list[float]) -> str:
 def findings(results: dict) -> str:
     """Markdown bullets: the headline rows against the papers, then each claimed effect with its verdict."""
     rows, lines = results["rows"], []
-    for label, paper in (("dah", "dah"), ("dah-resnet30", "dah"), ("dah-lengths", "dah"), ("dpfah", "dpfah")):
+    for label, paper in (("dah", "dah"), ("dah-resnet30", "dah"), ("dah-lengths", "dah"), ("dpfah", "dpfah"),
+                         ("dpfah-wide", "dpfah")):
         if (line := _headline(rows, label, paper)) is not None:
             lines.append(f"- {line}")
     for label in ("admth", "admth-mosaic"):
