@@ -151,10 +151,11 @@ def test_rows_per_profile_and_their_settings(tmp_path):
     assert (paper_network.protocol, paper_network.backbone, paper_network.backbone_kwargs) == \
         ("cifar10-2", "dah_resnet30", {"width": 0.5})
     assert {**paper_network.to_dict(), **DAH_PAPER_NETWORK} == {**dah.to_dict(), **DAH_PAPER_NETWORK}  # nothing else
-    # DPFAH's larger-budget row: the cpu profile at half width with the class branch on the codes, nothing else
+    # DPFAH's larger-budget row: the cpu profile at half width, twice the epochs, the class branch on the codes
     dpfah = build_method("dpfah", 32, "cpu").config
     wide = build_method("dpfah", 32, "cpu", **row_settings("dpfah-wide", "cpu", tmp_path)).config
-    assert (wide.backbone_kwargs, wide.departures) == ({**dpfah.backbone_kwargs, "width": 0.5}, ("class_from_codes",))
+    assert (wide.backbone_kwargs, wide.epochs, wide.departures) == \
+        ({**dpfah.backbone_kwargs, "width": 0.5}, 2 * dpfah.epochs, ("class_from_codes",))
     assert {**wide.to_dict(), **DPFAH_WIDE} == {**dpfah.to_dict(), **DPFAH_WIDE}
     assert network({"method": "dpfah", "config": wide.to_dict()}) == \
         "resnet18 x0.5, simam at the stem, class branch on the codes, codes averaged with the mirror image's (test_flip)"
