@@ -388,35 +388,51 @@ def test_set_overrides_any_config_field_and_refuses_unknown_ones(capsys):
         TrainConfig(method="dah", bits=(8,), departures="one_sided_dissimilar")
 
 
-# What one tiny run gives, recorded before the package was reorganised (issue 11). It protects the
-# promise "same config and seed, same results": building the model (the order of random draws),
-# the loss, the loop, the augmentation and the evaluation must all stay as they were. The sums of a
-# convolution also depend on the vector instructions the CPU offers, so the numbers are kept per
-# instruction set (torch.backends.cpu.get_cpu_capability(); ADMTH's agree on both).
+def tiny_run(name: str, out, **overrides) -> tuple[dict, list[dict], dict]:
+    """One tiny run of ``name`` on one thread in float32: its report, history and best weights."""
+    pin = PINNED[name]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the sums of a convolution also depend on how many threads share them
+    try:
+        report = train(name, pin["bits"], out, splits=tiny_splits(), progress=False, epochs=2, batch_size=8,
+                       eval_every=1, precision="fp32", **pin["overrides"], **overrides)
+    finally:
+        torch.set_num_threads(threads)
+    sub_run = next(out.glob("*bits"))
+    history = json.loads((sub_run / "history.json").read_text())
+    return report, history, torch.load(sub_run / "best.pt", weights_only=True)["model"]
+
+
+# What one tiny run gives, recorded before the package was reorganised (issue 11): it guards the
+# promise that building the model (the order of random draws), the augmentation and the loss stay as
+# they were. Only quantities that hardly depend on the CPU are pinned: the first epoch's mean loss
+# agrees within 6e-5 (relative) across AVX-512, AVX2 and plain builds and 1 or 2 threads (measured by
+# forcing ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA on one machine), the second's within 2 %; the mAP of
+# two steps of training does not (0.643-0.686 for the same DPFAH run), so it is not pinned.
 PINNED = {
-    "dpfah": dict(bits=8, overrides={}, by_isa={"AVX512": ([0.685971], 5.38112), "AVX2": ([0.751632], 5.40566)}),
-    "admth": dict(bits=(8, 16), overrides=TINY["admth"], by_isa={isa: ([0.662174, 0.652177], 43.83306)
-                                                                   for isa in ("AVX512", "AVX2")}),
+    "dpfah": dict(bits=8, overrides={}, losses=(7.96799, 5.38112)),
+    "admth": dict(bits=(8, 16), overrides=TINY["admth"], losses=(50.63181, 43.83306)),
 }
 
 
 @pytest.mark.parametrize("name", sorted(PINNED))
-def test_a_tiny_run_gives_the_numbers_recorded_before_the_reorganisation(name, tmp_path):
-    pin, isa = PINNED[name], torch.backends.cpu.get_cpu_capability()
-    if isa not in pin["by_isa"]:
-        pytest.skip(f"no numbers recorded on a CPU with {isa}: record them on a commit whose numbers match elsewhere")
-    mAP, loss = pin["by_isa"][isa]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the sums of a convolution depend on how many threads share them
-    try:
-        report = train(name, pin["bits"], tmp_path / "run", splits=tiny_splits(), progress=False, epochs=2,
-                              batch_size=8, eval_every=1, precision="fp32", **pin["overrides"])
-    finally:
-        torch.set_num_threads(threads)
-    history = json.loads(next((tmp_path / "run").glob("*bits/history.json")).read_text())
-    assert [round(r["mAP"], 6) for r in report["results"].values()] == pytest.approx(mAP, abs=1e-6)
-    assert history[-1]["loss"] == pytest.approx(loss, rel=1e-5)
+def test_the_same_config_and_seed_give_the_same_run_to_the_last_bit(name, tmp_path):
+    first, second = (tiny_run(name, tmp_path / run) for run in ("a", "b"))
+    untimed = lambda rows: [{k: v for k, v in r.items() if "seconds" not in k and "_us_" not in k}  # noqa: E731
+                            for r in rows]
+    assert untimed(first[0]["results"].values()) == untimed(second[0]["results"].values())
+    assert untimed(first[1]) == untimed(second[1])
+    assert first[2].keys() == second[2].keys() and all(torch.equal(first[2][k], second[2][k]) for k in first[2])
+    other_seed = tiny_run(name, tmp_path / "c", seed=1)[1]
+    assert other_seed[0]["loss"] != first[1][0]["loss"]  # the seed is used: the test can fail
 
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_a_tiny_run_keeps_the_losses_recorded_before_the_reorganisation(name, tmp_path):
+    _, history, _ = tiny_run(name, tmp_path / "run")
+    first, second = PINNED[name]["losses"]
+    assert history[0]["loss"] == pytest.approx(first, rel=5e-4)
+    assert history[1]["loss"] == pytest.approx(second, rel=0.05)
 
 
 def test_collapsed_codes_are_counted_bit_by_bit():
