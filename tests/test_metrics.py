@@ -355,3 +355,30 @@ def test_chance_level_is_the_mean_fraction_of_relevant_items(labels):
     expected = np.mean([np.mean([shares(q, d) for d in db_labels]) for q in query_labels])
     assert hamming.chance_level(query_labels, db_labels) == pytest.approx(expected)
     assert hamming.chance_level(np.arange(10), np.arange(10).repeat(3)) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("labels", ["single", "multi"])
+def test_tie_aware_precision_at_n_equals_enumeration_over_all_database_orders(labels):
+    # 6 items, 2-bit codes: large tie groups; the mean of the stable P@N over every database order
+    rng = np.random.default_rng(4)
+    for _ in range(4):
+        q, d = rng.integers(0, 2, (3, 2)), rng.integers(0, 2, (6, 2))
+        if labels == "single":
+            ql, dl = rng.integers(0, 2, 3), rng.integers(0, 2, 6)
+        else:
+            ql, dl = (rng.random((3, 3)) < 0.5) * 1, (rng.random((6, 3)) < 0.5) * 1
+        n_values = [1, 2, 3, 4, 5, 6]
+        orders = [list(p) for p in itertools.permutations(range(6))]
+        enumerated = np.mean([precision_at_n(q, d[p], ql, dl[p], n_values) for p in orders], axis=0)
+        np.testing.assert_allclose(precision_at_n(q, d, ql, dl, n_values, ties="average"), enumerated, atol=1e-12)
+
+
+def test_tie_aware_precision_at_n_is_the_stable_one_without_ties_and_checks_ties():
+    bits = 10
+    db = 1 - 2 * np.tril(np.ones((bits + 1, bits)), k=-1)      # distances 0..K from the query, all distinct
+    query, db_labels = np.ones((2, bits)), np.random.default_rng(5).integers(0, 2, bits + 1)
+    n_values = [1, 4, bits + 1]
+    np.testing.assert_allclose(precision_at_n(query, db, [0, 1], db_labels, n_values, ties="average"),
+                               precision_at_n(query, db, [0, 1], db_labels, n_values), atol=1e-12)
+    with pytest.raises(ValueError, match="ties"):
+        precision_at_n(query, db, [0, 1], db_labels, 1, ties="random")

@@ -250,10 +250,13 @@ def precision_recall_curve(query_codes: Any, db_codes: Any, query_labels: Any,
 
 
 def precision_at_n(query_codes: Any, db_codes: Any, query_labels: Any, db_labels: Any,
-                   n_values: int | Sequence[int]) -> np.ndarray:
-    r"""P@N: mean over queries of the fraction of relevant items among the top N (ties in database order).
+                   n_values: int | Sequence[int], ties: str = "stable") -> np.ndarray:
+    r"""P@N: mean over queries of the fraction of relevant items among the top N.
 
         P@N = (1/N) sum_{r=1..N} rel(r)
+
+    ``ties="stable"`` ranks ties in database order; ``ties="average"`` gives the expected P@N over random
+    orders within tie groups, E[hits] = sum_d r_d clip((N - N_d) / n_d, 0, 1) (N_d items before distance d).
 
     Args:
         query_codes: {-1, +1} or {0, 1} codes (nq, K), numpy or torch.
@@ -261,23 +264,29 @@ def precision_at_n(query_codes: Any, db_codes: Any, query_labels: Any, db_labels
         query_labels: class indices (nq,) or multi-hot (nq, C).
         db_labels: class indices (n,) or multi-hot (n, C).
         n_values: one N or a sequence of N, each in 1..n.
+        ties: "stable" or "average", see above.
     Returns:
         float64 array, P@N for each N in `n_values`.
     Shape:
         (len(n_values),), or (1,) for a single N.
     """
     data = prepare(query_codes, db_codes, query_labels, db_labels)
-    n_db = len(data.db)
     ns = np.array([check_count(n, "each N in n_values") for n in np.atleast_1d(n_values).tolist()], dtype=np.int64)
     if len(ns) == 0:
         raise ValueError("n_values is empty; pass at least one N, e.g. [100, 500, 1000]")
-    if ns.max() > n_db:
-        raise ValueError(f"N={ns.max()} is larger than the database ({n_db} items); pass N <= {n_db}")
+    if ns.max() > len(data.db):
+        raise ValueError(f"N={ns.max()} is larger than the database ({len(data.db)} items); pass N <= {len(data.db)}")
+    if ties not in TIES:
+        raise ValueError(f"unknown ties={ties!r}; choose one of {list(TIES)}")
     total = np.zeros(len(ns))
     for dist, relevant in chunks(data):
-        # hits among ranks 1..r: (c, max N)
-        hits = np.cumsum(_ranked_relevance(dist, relevant, int(ns.max())), axis=1)
-        total += (hits[:, ns - 1] / ns).sum(axis=0)
+        if ties == "stable":  # hits among ranks 1..N: (c, len(ns))
+            hits = np.cumsum(_ranked_relevance(dist, relevant, int(ns.max())), axis=1)[:, ns - 1]
+        else:  # n_d, r_d: (c, K + 1); the share of each distance's group inside the top N: (c, K + 1, len(ns))
+            n, r = _distance_counts(dist, relevant, data.bits)
+            share = np.clip((ns - (np.cumsum(n, axis=1) - n)[:, :, None]) / np.maximum(n, 1)[:, :, None], 0, 1)
+            hits = (r[:, :, None] * share).sum(axis=1)
+        total += (hits / ns).sum(axis=0)
     return total / len(data.query)
 
 
