@@ -7,6 +7,12 @@ with :func:`hashlib_tutorial.plotting.retrieval_gallery`. A headless kernel (nbv
 :func:`gallery_for` directly and leave the widget's output unchecked. A saved notebook keeps no widget
 output either: :func:`draw_galleries` draws the same galleries as a static figure, and
 :func:`confusion` counts, over every query, the classes the galleries would show.
+
+Ties. A K-bit code has only K + 1 distances, so the k-th result usually shares its distance with many
+database items, and which of them a gallery shows is the index's convention (the smaller database
+index first), not the model's choice. :func:`tie_groups` counts, per query, the items strictly closer
+than the k-th result and the items at its distance (the tie group at rank k); every gallery carries
+both numbers.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .retrieval.hamming import hamming_distance
 from .retrieval.index import HammingIndex
 
 
@@ -76,6 +83,9 @@ class Gallery:
         distances: (k,) Hamming distances.
         labels: (k,) classes of the results.
         correct: (k,) True where a result has the query's class.
+        closer: database items strictly closer to the query than the k-th result.
+        tied: database items at the k-th result's distance (the tie group at rank k; the gallery shows
+            k - closer of them, those with the smallest database index).
     """
 
     query_index: int
@@ -84,6 +94,8 @@ class Gallery:
     distances: np.ndarray
     labels: np.ndarray
     correct: np.ndarray
+    closer: int
+    tied: int
 
     @property
     def precision(self) -> float:
@@ -93,6 +105,33 @@ class Gallery:
     def titles(self, class_names: list[str]) -> list[str]:
         """One title per result: its distance and class."""
         return [f"d={d}\n{class_names[c]}" for d, c in zip(self.distances.tolist(), self.labels.tolist())]
+
+
+def tie_groups(bits: int, k: int, data: RetrievalSet, queries=None) -> tuple[np.ndarray, np.ndarray]:
+    """Per query, the database items strictly closer than its k-th result and those at its distance.
+
+    With n_d the number of database items at distance d from the query and D_k the k-th result's
+    distance (the first D with n_0 + ... + n_D >= k): closer = n_0 + ... + n_{D_k - 1}, tied = n_{D_k}.
+    Any k - closer of the tied items complete an equally good top k.
+
+    Args:
+        bits, k: code length and number of results, as in :func:`gallery_for`.
+        data: the codes, labels and images to search.
+        queries: positions in the query set (default: every query).
+    Returns:
+        (closer, tied), int64 arrays of shape (len(queries),).
+    """
+    if not 1 <= k <= len(data.db_labels):
+        raise ValueError(f"k must be in 1..{len(data.db_labels)}, got {k}")
+    codes = data.query_codes[bits] if queries is None else data.query_codes[bits][np.atleast_1d(queries)]
+    counts = []
+    for start in range(0, len(codes), 64):                       # 64 queries at a time bound the memory
+        distances = hamming_distance(codes[start:start + 64], data.db_codes[bits])    # (c, n)
+        counts += [np.bincount(row, minlength=bits + 1) for row in distances]        # n_d: (K + 1,) each
+    n = np.array(counts).reshape(-1, bits + 1)                                       # (nq, K + 1)
+    kth = np.argmax(np.cumsum(n, axis=1) >= k, axis=1)                               # D_k: (nq,)
+    tied = n[np.arange(len(n)), kth]
+    return np.cumsum(n, axis=1)[np.arange(len(n)), kth] - tied, tied
 
 
 def gallery_for(query_index: int, bits: int, k: int, data: RetrievalSet) -> Gallery:
@@ -111,7 +150,9 @@ def gallery_for(query_index: int, bits: int, k: int, data: RetrievalSet) -> Gall
     distances, indices = data.index(bits).search(data.query_codes[bits][query_index:query_index + 1], k)
     labels = data.db_labels[indices[0]]
     query_label = int(data.query_labels[query_index])
-    return Gallery(query_index, query_label, indices[0], distances[0], labels, labels == query_label)
+    closer, tied = tie_groups(bits, k, data, [query_index])
+    return Gallery(query_index, query_label, indices[0], distances[0], labels, labels == query_label,
+                   int(closer[0]), int(tied[0]))
 
 
 def draw_gallery(gallery: Gallery, data: RetrievalSet, **kwargs):
@@ -139,7 +180,8 @@ def draw_galleries(queries: list[int], bits: int, k: int, data: RetrievalSet, si
     for row, query_index in zip(axes, queries):
         gallery = gallery_for(query_index, bits, k, data)
         draw_gallery(gallery, data, axes=row)
-        row[0].set_ylabel(f"{gallery.correct.sum()} of {k} correct", fontsize="small")
+        row[0].set_ylabel(f"{gallery.correct.sum()} of {k} correct\n{gallery.tied:,} tied at d={gallery.distances[-1]}",
+                          fontsize="small")
     fig.tight_layout()
     return fig
 
@@ -184,7 +226,9 @@ def explorer(data: RetrievalSet, query_index: int = 0, bits: int | None = None, 
     def show(query_index: int, bits: int, k: int) -> None:
         gallery = gallery_for(query_index, bits, k, data)
         draw_gallery(gallery, data)
-        plt.suptitle(f"{bits} bits, top {k}: {gallery.correct.sum()} of {k} correct", y=1.02, fontsize="small")
+        plt.suptitle(f"{bits} bits, top {k}: {gallery.correct.sum()} of {k} correct; {gallery.tied:,} database items "
+                     f"at the distance of result {k}, d={gallery.distances[-1]} ({gallery.closer:,} closer)",
+                     y=1.02, fontsize="small")
         plt.show()
 
     return widgets.interactive(

@@ -151,3 +151,26 @@ def test_plot_network_draws_one_box_per_module_attention_coloured_heads_side_by_
     corner = {name: (box.get_x(), box.get_y()) for name, box in boxes.items()}
     assert corner["heads.0"][1] == corner["heads.1"][1] and corner["heads.0"][0] < corner["heads.1"][0]  # side by side
     assert corner["stem.1"][0] == corner["pool"][0] and corner["stem.1"][1] > corner["pool"][1]  # a straight chain
+
+
+def test_tie_groups_count_the_items_closer_than_and_at_the_distance_of_the_kth_result():
+    from hashlib_tutorial.retrieval.hamming import hamming_distance
+    from hashlib_tutorial.widgets import RetrievalSet, draw_galleries, gallery_for, tie_groups
+
+    rng = np.random.default_rng(5)
+    db_codes, db_labels = rng.choice([-1, 1], (300, 4)), rng.integers(0, 3, 300)     # 4 bits: large tie groups
+    q_codes, q_labels = rng.choice([-1, 1], (7, 4)), rng.integers(0, 3, 7)
+    data = RetrievalSet({4: q_codes}, {4: db_codes}, q_labels, db_labels, images(7), images(300), ["a", "b", "c"])
+    for k in (1, 10, 300):
+        closer, tied = tie_groups(4, k, data)
+        for q in range(7):
+            distances = hamming_distance(q_codes[q:q + 1], db_codes)[0]
+            kth = np.sort(distances)[k - 1]                                          # brute force
+            assert (closer[q], tied[q]) == ((distances < kth).sum(), (distances == kth).sum())
+            gallery = gallery_for(q, 4, k, data)
+            assert (gallery.closer, gallery.tied) == (closer[q], tied[q]) and gallery.distances[-1] == kth
+            assert gallery.closer < k <= gallery.closer + gallery.tied
+    with pytest.raises(ValueError, match="k must be"):
+        tie_groups(4, 301, data)
+    fig = draw_galleries([0], 4, 10, data)
+    assert "tied at d=" in fig.axes[0].get_ylabel()
