@@ -16,8 +16,11 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
+# The demo trains from random weights into a fresh folder (the committed results/demo/ is the reference it
+# prints beside its table); `make demo DEMO_OUT=runs/demo-<time>` again resumes an interrupted one.
+DEMO_OUT ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 demo: setup
-	$(PY) -m hashlib_tutorial reproduce --profile demo
+	$(PY) -m hashlib_tutorial reproduce --profile demo --out $(DEMO_OUT)
 
 # The course's trained models (checkpoints/quick, committed): the notebooks open them instead of training.
 checkpoints: setup

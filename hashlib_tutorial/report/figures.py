@@ -67,6 +67,9 @@ def _paper_of(label: str, report: dict) -> str | None:
 
 
 def _save(fig, path: Path) -> Path:
+    """Save and close ``fig``. The PNG holds no date, only matplotlib's version ("Software"), so the same
+    results drawn by the same matplotlib give the same bytes (tests/test_bad_outputs.py checks the
+    committed figures against their results.json)."""
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path

@@ -1,15 +1,19 @@
 """``python -m hashlib_tutorial reproduce --profile demo|quick|cpu|paper``: the report's rows, trained and evaluated.
 
-Writes ``results/<profile>/runs/<row>/`` (one resumable run per row and seed),
-``results/<profile>/results.json`` (every number with its provenance, rewritten after each row),
-``results/<profile>/results.md`` (the report's tables, generated from results.json) and the figures
-of :mod:`report.figures` into ``figures/``. An interrupted reproduce continues where it stopped: a row
+Writes ``<out>/<profile>/runs/<row>/`` (one resumable run per row and seed),
+``<out>/<profile>/results.json`` (every number with its provenance, rewritten after each row),
+``<out>/<profile>/results.md`` (the report's tables, generated from results.json) and the figures of
+:mod:`report.figures`: into the project's ``figures/`` (and the README's blocks) only when ``<out>`` is
+the project's ``results/`` (the default), else into ``<out>/<profile>/figures/``; nothing else is
+written. Trained into another ``<out>``, the table is printed beside the committed reference
+(``results/<profile>/results.json``). An interrupted reproduce continues where it stopped: a row
 already in results.json, or finished in its run folder, with the settings the row has now, is read
-back; any other row trains (resuming from its last epoch). ``commit=True`` commits results.json after
-every row, so a run that outlives a working session keeps what it finished.
+back; any other row trains (resuming from its last epoch). When every row is read back, it says so:
+nothing was trained. ``commit=True`` commits results.json after every row, so a run that outlives a
+working session keeps what it finished.
 
-Profiles (see :data:`training.config.PROFILES`): ``demo`` (``make demo``: one model of each paper and the
-baselines, at most 20 minutes on 2 cores), ``quick`` (the main rows, every length), ``cpu`` (the
+Profiles (see :data:`training.config.PROFILES`): ``demo`` (``make demo``, into a fresh ``runs/demo-<time>``:
+one model of each paper and the baselines), ``quick`` (the main rows, every length), ``cpu`` (the
 reproduction report: each paper on its protocol, the main rows, and the ablations at 3 seeds),
 ``paper`` (the papers' settings, for a GPU).
 """
@@ -84,9 +88,38 @@ def reproduce(profile: str, out_root: Path = PROJECT_ROOT / "results", methods: 
     if not missing and results_path.exists():  # nothing trained: keep the provenance of the run that trained
         results["provenance"] = json.loads(results_path.read_text())["provenance"]
     _write(results, out, out_root)
-    write_figures(results, PROJECT_ROOT / "figures")
+    write_figures(results, PROJECT_ROOT / "figures" if _is_project(out_root) else out / "figures")
+    if train_missing and not missing and rows:
+        print(f"nothing to train: every row is in {results_path} (from commit {_commits(rows)}); "
+              "pass --out <new folder> to train again")
     print(markdown_table(results))
+    reference = PROJECT_ROOT / "results" / profile / "results.json"
+    if missing and not _is_project(out_root) and reference.exists():
+        print(beside_reference(results, json.loads(reference.read_text()), reference.relative_to(PROJECT_ROOT)))
     return results
+
+
+def _is_project(out_root: Path) -> bool:
+    """Whether ``out_root`` is the project's own results/ (whose figures and README blocks it writes)."""
+    return Path(out_root).resolve() == (PROJECT_ROOT / "results").resolve()
+
+
+def _commits(rows: dict) -> str:
+    return ", ".join(sorted({r["provenance"]["git_commit"] for r in rows.values() if "provenance" in r})) or "unknown"
+
+
+def beside_reference(results: dict, reference: dict, name: Path) -> str:
+    """The mAP of each row and length of ``results`` beside the committed ``reference`` (from file ``name``)."""
+    ours, theirs = _commits(results["rows"]), _commits(reference["rows"])
+    lines = [f"this run beside the committed reference ({name}):", "",
+             f"| row | bits | mAP, this run (commit {ours}) | mAP, committed reference (commit {theirs}) |",
+             "|---|---|---|---|"]
+    for label, report in results["rows"].items():
+        for bits, r in report["results"].items():
+            saved = reference["rows"].get(label, {}).get("results", {}).get(bits)
+            committed = "" if saved is None else f"{saved['mAP']:.3f}"
+            lines.append(f"| {label} | {bits} | {r['mAP']:.3f} | {committed} |")
+    return "\n".join(lines) + "\n"
 
 
 def _features_source(settings: dict) -> str | None:
@@ -113,7 +146,7 @@ def _write(results: dict, out: Path, out_root: Path) -> list[Path]:
     save_json(out / "results.json", results)
     (out / "results.md").write_text(report_tables(results))
     written = [out / "results.json", out / "results.md"]
-    if Path(out_root).resolve() == (PROJECT_ROOT / "results").resolve():
+    if _is_project(out_root):
         if results["profile"] == "cpu":
             fill_report(PROJECT_ROOT / "REPRODUCTION.md", results)
             fill_report(PROJECT_ROOT / "README.md", results, headline_table(results))
