@@ -239,12 +239,13 @@ def seed_note(run_dirs, bits: int) -> str:
         run_dirs: run folders that differ only in their seed.
         bits: K.
     Returns:
-        "mAP 0.512 +- 0.008 (3 seeds) at 70 epochs, protocol quick".
+        "mAP 0.512 +- 0.008 (3 seeds) at 70 epochs, protocol quick"; one run: "mAP 0.621 (1 seed) at ...".
     """
     values = [json.loads((Path(d) / "metrics.json").read_text())["results"][str(bits)]["mAP"] for d in run_dirs]
     budgets = sorted({(read_config(d).get("epochs"), _saved_protocol(Path(d))) for d in run_dirs}, key=str)
     budget = "; ".join(f"{epochs} epochs, protocol {protocol}" for epochs, protocol in budgets)
-    return f"mAP {format_mean_sd(values)} at {budget}"
+    spread = format_mean_sd(values) if len(values) > 1 else f"{values[0]:.3f} (1 seed)"
+    return f"mAP {spread} at {budget}"
 
 
 def report_note(label: str, bits: int, profile: str = "cpu") -> str:

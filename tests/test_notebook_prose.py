@@ -318,3 +318,79 @@ def test_contradiction_7b_07s_pr_figure_is_hamming_ball_retrieval_in_its_title_a
 
 def test_contradiction_7c_no_few_cpu_epochs_for_runs_of_dozens():
     assert not all_markdown_matches(r"a few (?:CPU )?epochs")
+
+
+# ------------------------------------------------------------------------------------------ references
+# The three papers, linked the same way in every notebook's References. DAH's DOI could not be verified
+# offline: its Semantic Scholar record stands in until someone confirms the DOI.
+PAPER_LINKS = {
+    "DAH": (r"Deep Attention-Based Hash", "https://www.semanticscholar.org/paper/5fcae7bab96ace5b753c1e54591c670bbdb10d64"),
+    "DPFAH": (r"parameter-free attention hashing", "https://doi.org/10.1038/s41598-022-11217-5"),
+    "ADMTH": (r"Multi-Task Hash Learning", "https://doi.org/10.3390/electronics12051226"),
+}
+LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
+NO_LINK_NEEDED = re.compile(r"^(?:Package|Code):")
+
+
+def references(path: Path) -> list[str]:
+    """The list items of the notebook's References section (after its '## References' heading)."""
+    for _, cell in markdown_cells(path):
+        text = source(cell)
+        if "## References" in text:
+            section = text[text.index("## References") + len("## References"):]
+            section = section.split("\n## ")[0]
+            return [line.strip() for line in section.strip().splitlines() if line.strip()]
+    return []
+
+
+def reference_problems(line: str) -> list[str]:
+    """What is broken in one reference line: its list marker, emphasis, brackets, links."""
+    problems = []
+    if not re.match(r"[*-] \S", line):
+        problems.append("not a list item ('* ' or '- ')")
+    body = re.sub(r"`[^`]*`", "", MATH.sub("", line[2:]))
+    if body.count("[") != body.count("]") or body.count("(") != body.count(")"):
+        problems.append("unbalanced brackets or parentheses")
+    links = LINK.findall(body)
+    problems += [f"link {url!r} is not https" for _, url in links if not url.startswith("https://")]
+    problems += [f"empty link text for {url!r}" for text, url in links if not text.strip()]
+    stars = [m.start() for m in re.finditer(r"(?<!\*)\*(?!\*)", LINK.sub("L", body))]
+    plain = LINK.sub("L", body)
+    if len(stars) % 2:
+        problems.append("an odd number of '*'")
+    for opening, closing in zip(stars[::2], stars[1::2]):
+        if plain[opening + 1: opening + 2].isspace() or plain[closing - 1: closing].isspace() or closing == opening + 1:
+            problems.append(f"emphasis that does not render: {plain[opening:closing + 1]!r}")
+    if not links and not NO_LINK_NEEDED.match(line[2:]):
+        problems.append("no link (a DOI at https://doi.org/..., or an https page)")
+    return problems
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_reference_line_parses_and_links(path):
+    lines = references(path)
+    assert lines, f"{path.name} has no References section"
+    broken = [f"{line[:90]!r}: {', '.join(problems)}" for line in lines if (problems := reference_problems(line))]
+    assert not broken, f"{path.name}, References:\n" + "\n".join(broken)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_links_the_three_papers(path):
+    text = "\n".join(references(path))
+    missing = [name for name, (title, url) in PAPER_LINKS.items()
+               if not re.search(title, text, re.I) or url not in text]
+    assert not missing, f"{path.name}: the References do not link {missing} ({[PAPER_LINKS[m][1] for m in missing]})"
+    for line in references(path):  # wherever a paper is named by its title, its link is on that line
+        for name, (title, url) in PAPER_LINKS.items():
+            for match in re.finditer(title, line, re.I):
+                assert url in line, f"{path.name}: {name} cited without its link in {line[:120]!r}"
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("* Z. Yang. Deep hashing. * ([doi:10.1038/x](https://doi.org/10.1038/x))Scientific Reports*, 2022.", "emphasis"),
+    ("* A paper ([link](http://example.org)), 2020.", "not https"),
+    ("* A paper without a link, *CVPR* 2018.", "no link"),
+    ("* A paper ([link](https://example.org), *CVPR* 2018.", "unbalanced"),
+])
+def test_a_broken_reference_line_is_caught(line, problem):
+    assert any(problem in p for p in reference_problems(line))
