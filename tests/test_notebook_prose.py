@@ -60,7 +60,7 @@ def allowed_constant(phrase: str, sentence: str) -> bool:
 # ----------------------------------------------------------------------------------------- the rule
 MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$", re.S)
 CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
-LINK_TARGET = re.compile(r"\]\([^)]*\)|<[^>]+>|https?://\S+|doi:\S+")
+LINK_TARGET = re.compile(r"\]\([^)]*\)|<[^>]+>|https?://\S+|doi:\S+|arXiv:\S+")
 SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+(?=[A-Z*(\[|])|\n\s*(?=[-*]\s|\d+\.\s|\||#)|\n\s*\n")
 
 NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten"
@@ -394,3 +394,44 @@ def test_every_notebook_links_the_three_papers(path):
 ])
 def test_a_broken_reference_line_is_caught(line, problem):
     assert any(problem in p for p in reference_problems(line))
+
+
+# -------------------------------------------------------------------------------------------- notation
+# One notation across the course (book/notation.md): K is the number of bits of a code, everywhere, so
+# ADMTH's code lengths are K_1 < ... < K_M, indexed by m; sigma is the sigmoid and nothing else, so a
+# variance is s^2.
+NOTATION_CLASHES = {
+    "K used for the number of code lengths (write K_1 < ... < K_M, indexed by m)":
+        re.compile(r"L_1 < L_2|<\s*L_K\b|\\sum_\{k=1\}\^\{K\s*-\s*1\}|\\sum_\{k=1\}\^\{K\}\s*L_|H_\{K\s*\+\s*1\}|\bL_k\s*\\times"),
+    "sigma used for a variance or a standard deviation (write s^2, s)":
+        re.compile(r"\\sigma\^2|\\sigma_\{?\w+\}?\^2|\\sigma_i\b|variance \$\\sigma"),
+}
+
+
+def notation_clashes(path: Path) -> list[str]:
+    found = []
+    for index, cell in markdown_cells(path):
+        for name, pattern in NOTATION_CLASHES.items():
+            found += [f"{path.name} cell {index}: {name}: {m.group(0)!r}" for m in pattern.finditer(source(cell))]
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_one_notation_k_is_bits_and_sigma_is_the_sigmoid(path):
+    found = notation_clashes(path)
+    assert not found, "notation clashes (see book/notation.md):\n" + "\n".join(found)
+
+
+def test_the_notation_check_catches_the_two_known_clashes(tmp_path):
+    cells = [r"ADMTH learns $L_1 < L_2 < \dots < L_K$ with $L_c = \sum_{k=1}^{K-1} \lVert H_{k+1} Q_k^\top - H_k \rVert_1$.",
+             r"For a neuron $t$ in a channel with mean $\mu$ and variance $\sigma^2$, $e_t^* = 4(\sigma^2 + \lambda)/\dots$"]
+    path = tmp_path / "99_notation.ipynb"
+    path.write_text(json.dumps({"cells": [{"cell_type": "markdown", "metadata": {}, "source": c} for c in cells],
+                                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    found = notation_clashes(path)
+    assert any("cell 0: K used" in f for f in found) and any("cell 1: sigma used" in f for f in found)
+
+
+def test_notebook_00_points_to_the_notation_page():
+    text = " ".join(source(cell) for _, cell in markdown_cells(notebook("00_setup")))
+    assert "book/notation.md" in text
