@@ -23,8 +23,8 @@ from pathlib import Path
 
 from . import PROJECT_ROOT
 from .training.config import PROFILES, TrainConfig
-from .training.registry import build_method
-from .training.runs import with_defaults
+from .training.registry import build_method, method_class, method_for
+from .training.runs import as_config, changed_settings, load_checkpoint, read_config, save_json, sub_runs, with_defaults
 from .training.train import train
 
 CHECKPOINTS = PROJECT_ROOT / "checkpoints"
@@ -111,13 +111,64 @@ def _mAP(run_dir: Path) -> str:
     return " / ".join(f"{r['mAP']:.3f}" for r in results.values())
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _record_weights(run_dir: Path) -> None:
+    """Write the sha256 of each best.pt into the run's metrics.json (provenance.weights_sha256), so a later
+    :func:`check_weights` knows the weights its numbers were measured with."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics.setdefault("provenance", {})["weights_sha256"] = {str(p.relative_to(run_dir)): _sha256(p)
+                                               for p in sorted(run_dir.glob("*bits/best.pt"))}
+    save_json(run_dir / "metrics.json", metrics)
+
+
+def check_weights(run_dir: Path) -> None:
+    """Refuse a committed run whose best.pt does not load into the model its config describes, was trained
+    with other settings than its config.json, or is not the file whose sha256 its metrics.json records."""
+    shown = run_dir.relative_to(PROJECT_ROOT) if run_dir.is_relative_to(PROJECT_ROOT) else run_dir
+    remedy = (f"restore the committed copy (git checkout -- {shown}) or train it again "
+              "(python -m hashlib_tutorial checkpoints --retrain)")
+    config = read_config(run_dir)
+    try:
+        recorded = json.loads((run_dir / "metrics.json").read_text()).get("provenance", {}).get("weights_sha256", {})
+    except ValueError as error:  # not JSON, or not UTF-8
+        raise ValueError(f"{run_dir / 'metrics.json'} is damaged ({type(error).__name__}); {remedy}") from error
+    if not method_class(config["method"]).deep:
+        return  # lsh, itq: no weights (evaluate refits them, seeded)
+    for sub_run in sub_runs(run_dir).values():
+        path = sub_run / "best.pt"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing; {remedy}")
+        saved = load_checkpoint(path, remedy)
+        weights = saved["model"]
+        model = method_for(as_config(saved["config"], path)).build_model(
+            weights["classifier.weight"].shape[0] if "classifier.weight" in weights else 1)
+        try:
+            fit = model.load_state_dict(weights, strict=False)
+            problem = ", ".join([f"missing {k}" for k in fit.missing_keys[:3]] + [f"unexpected {k}" for k in fit.unexpected_keys[:3]])
+        except RuntimeError as error:  # a tensor of another shape
+            problem = " ".join(str(error).split())[:200]
+        if problem:
+            raise ValueError(f"{path} does not fit the model its config describes ({problem}); {remedy}")
+        if changed := changed_settings(with_defaults({**saved["config"], "bits": None}), {**with_defaults(config), "bits": None}):
+            raise ValueError(f"{path} was trained with other settings than {run_dir / 'config.json'} ({', '.join(changed)}); {remedy}")
+        name = str(path.relative_to(run_dir))
+        if name in recorded and _sha256(path) != recorded[name]:
+            raise ValueError(f"{path} holds not the weights metrics.json was measured with (its sha256 differs from the "
+                             f"one recorded there); {remedy}")
+
+
 def save_checkpoints(retrain: bool = False, command: str = "python -m hashlib_tutorial checkpoints") -> list[Path]:
     """Every run of :data:`COURSE_RUNS` under the course profile, copied without its resumable
     ``checkpoint.pt`` into ``checkpoints/<profile>/`` (to commit), and its mAP printed.
 
     Runs already there are kept; ``retrain=True`` trains each one again (:func:`course_run`), prints
     the new mAP beside the committed one, and replaces the committed copy. Runs train with
-    ``compile=True`` (torch.compile: faster steps, the same model).
+    ``compile=True`` (torch.compile: faster steps, the same model). A copy records the sha256 of its
+    weights in its metrics.json; every committed run is checked (:func:`check_weights`) before its mAP
+    is printed, so a damaged or swapped weight file is one error, not a table of stale numbers.
     """
     saved = []
     for method, bits, dataset, overrides in COURSE_RUNS:
@@ -132,6 +183,8 @@ def save_checkpoints(retrain: bool = False, command: str = "python -m hashlib_tu
                 if path.is_file() and path.name in _KEPT:
                     (target / path.relative_to(run_dir)).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, target / path.relative_to(run_dir))
+            _record_weights(target)
+        check_weights(target)
         saved.append(target)
         print(f"{method} {'/'.join(map(str, config.bits))} bits, {dataset} {overrides or ''}: mAP {_mAP(target)}{before}"
               f" -> {target.relative_to(PROJECT_ROOT)}", flush=True)

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from .datasets import read_rgb
 from .files import NPZ_ERRORS, save_npz
-from .folders import scan_train_test
+from .folders import count_images, scan_train_test
 
 DEFAULT_DATA_DIR = Path(os.environ.get("HASHLIB_DATA_DIR") or "~/.cache/hashlib_tutorial").expanduser()
 MISSING_CIFAR10 = ("CIFAR-10 not found under {root}: extract the offline archive there "
@@ -32,7 +32,9 @@ def load_cifar10_arrays(data_dir: str | Path | None = None, download: bool = Fal
 
     Sources, tried in order:
       1. the cache `<data_dir>/cifar10/cifar10_uint8.npz` (arrays images, labels, class_names,
-         n_train), written by the first successful load; delete it to rebuild from another source;
+         n_train), written by the first successful load; delete it to rebuild from another source. A
+         cache holding fewer images than the ImageFolder copy beside it was written from a partial
+         extraction: it is refused, with the command that rebuilds it;
       2. the ImageFolder copy `<data_dir>/cifar10/{train,test}/<class>/*.jpg`, decoded once with PIL,
          sorted by class then file name (the offline archive; its JPEGs are slightly lossy);
       3. torchvision's official batches in `<data_dir>/cifar-10-batches-py` (`download=True` fetches them).
@@ -47,10 +49,16 @@ def load_cifar10_arrays(data_dir: str | Path | None = None, download: bool = Fal
     cache = root / "cifar10" / "cifar10_uint8.npz"
     if cache.is_file():
         try:
-            return _read_cache(str(cache), cache.stat().st_mtime_ns)
+            cached = _read_cache(str(cache), cache.stat().st_mtime_ns)
         except NPZ_ERRORS as error:
             raise ValueError(f"the CIFAR-10 cache {cache} is damaged ({type(error).__name__}); it is "
                              "safe to delete: the next load decodes CIFAR-10 again and rewrites it") from error
+        on_disk = _images_on_disk(root / "cifar10")
+        if on_disk > len(cached[1]):
+            raise ValueError(f"the CIFAR-10 cache {cache} holds {len(cached[1]):,} images, but {root / 'cifar10'} "
+                             f"holds {on_disk:,}, so the cache was written from a partial extraction; delete it "
+                             f"(rm {cache}) and the next load rebuilds it from the {on_disk:,} images")
+        return cached
     if (root / "cifar10" / "train").is_dir() and (root / "cifar10" / "test").is_dir():
         paths, labels, class_names, n_train = scan_train_test(root / "cifar10")
         images = np.empty((len(paths), 32, 32, 3), np.uint8)
@@ -79,3 +87,16 @@ def _read_cache(path: str, mtime_ns: int) -> tuple[np.ndarray, np.ndarray, list[
         images, labels = saved["images"], saved["labels"]
         images.flags.writeable = labels.flags.writeable = False
         return images, labels, saved["class_names"].tolist(), int(saved["n_train"])
+
+
+def _images_on_disk(folder: Path) -> int:
+    """The image files of the ImageFolder copy in ``folder`` (0 without one), counted again only when a
+    class folder changed (its mtime), since counting 60,000 files takes a noticeable part of a second."""
+    class_folders = [d for split in ("train", "test") if (folder / split).is_dir() for d in os.scandir(folder / split)
+                     if d.is_dir()]
+    return _count(str(folder), tuple((d.path, d.stat().st_mtime_ns) for d in class_folders))
+
+
+@functools.lru_cache(maxsize=4)
+def _count(folder: str, mtimes: tuple) -> int:
+    return count_images(Path(folder))

@@ -148,10 +148,31 @@ class FileImages(LabelledImages):
         return torch.from_numpy(image).permute(2, 0, 1).contiguous()
 
 
+def to_8_bits(image: Image.Image) -> Image.Image:
+    """A grey image of more than 8 bits (PIL modes I;16, I, F) as 8-bit grey ("L"), scaled, never clipped.
+
+    PIL's own ``convert`` clips such values to 0-255: a 16-bit PNG comes out almost white, a float TIFF
+    in [0, 1] black. Here 16-bit images are scaled by their bit depth (65535 -> 255), 32-bit integers
+    by 16 bits when their values fit (PIL reads some 16-bit files so) else by their range, and floats
+    from [0, 1] when they lie in it, else by their range. Other modes are returned as they are.
+    """
+    if not (image.mode.startswith("I;16") or image.mode in ("I", "F")):
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    if image.mode.startswith("I;16") or (image.mode == "I" and low >= 0 and high <= 65535):
+        low, high = 0.0, (65535.0 if high > 255 or image.mode != "I" else 255.0)  # the bit depth
+    elif image.mode == "F" and low >= 0 and high <= 1:
+        low, high = 0.0, 1.0                                                     # the [0, 1] convention
+    scaled = (np.nan_to_num(values, nan=low, posinf=high, neginf=low) - low) / max(high - low, 1e-12)
+    return Image.fromarray(np.round(np.clip(scaled, 0, 1) * 255).astype(np.uint8))  # (H, W) uint8: mode L
+
+
 def read_rgb(path: Path, size: int) -> np.ndarray:
-    """An image file as uint8 (size, size, 3) RGB."""
+    """An image file as uint8 (size, size, 3) RGB; 16-bit and float images are scaled (see `to_8_bits`)."""
     with Image.open(path) as image:
-        image = image.convert("RGB")
+        image = to_8_bits(image).convert("RGB")
     if image.size != (size, size):
         image = image.resize((size, size), Image.Resampling.BILINEAR)
     return np.array(image)

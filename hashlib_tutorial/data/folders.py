@@ -1,8 +1,14 @@
-"""Your own images: an ImageFolder (train/<class>/*, test/<class>/*) or list files (NUS-WIDE, MS-COCO)."""
+"""Your own images: an ImageFolder (train/<class>/*, test/<class>/*), list files (NUS-WIDE, MS-COCO), or
+any folder of images (encode).
+
+Symlinked folders are followed (each real folder once, so a link cycle ends). A class folder without
+images is not a class: it gets a warning and no label.
+"""
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,17 +31,50 @@ def _list_images(folder: Path, class_names: list[str]) -> tuple[list[Path], list
     return paths, labels
 
 
+def _is_image(name: str) -> bool:
+    return Path(name).suffix.lower() in IMAGE_SUFFIXES
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Every image file under ``folder``, searched recursively through symlinked folders too, sorted."""
+    found, seen = [], set()
+    for parent, subfolders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(parent)
+        if real in seen:  # reached again through a link: a cycle, or two links to one folder
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        found += [Path(parent) / name for name in files if _is_image(name)]
+    return sorted(found)
+
+
+def _class_folders(folder: Path, warn: bool) -> list[str]:
+    """The subfolders of ``folder`` holding at least one image file, sorted; ``warn``: a warning names the others."""
+    names = sorted(d.name for d in folder.iterdir() if d.is_dir())
+    empty = [name for name in names if not any(_is_image(p.name) for p in (folder / name).iterdir())]
+    if empty and warn:
+        warnings.warn(f"{', '.join(str(folder / name) for name in empty)}: no images, so not counted as a class "
+                      f"(the classes are {', '.join(n for n in names if n not in empty) or 'none'})", stacklevel=3)
+    return [name for name in names if name not in empty]
+
+
+def count_images(root: Path) -> int:
+    """The number of image files of the layout root/{train,test}/<class>/* (what scan_train_test would list)."""
+    return sum(_is_image(entry.name) for split in ("train", "test") if (root / split).is_dir()
+               for d in os.scandir(root / split) if d.is_dir() for entry in os.scandir(d.path))
+
+
 def scan_train_test(root: Path) -> tuple[list[Path], np.ndarray, list[str], int]:
     """The ImageFolder layout root/{train,test}/<class>/*, pooled as train files then test files.
 
     Returns:
-        paths, labels (N,) int64, class_names (the sorted subfolders of train/), n_train.
+        paths, labels (N,) int64, class_names (the sorted subfolders of train/ holding images), n_train.
     """
     if not ((root / "train").is_dir() and (root / "test").is_dir()):
         raise ValueError(f"expected the ImageFolder layout {root}/train/<class>/<image> and "
                          f"{root}/test/<class>/<image>; point data_dir at the folder holding train/ and test/")
-    class_names = sorted(d.name for d in (root / "train").iterdir() if d.is_dir())
-    unknown = {d.name for d in (root / "test").iterdir() if d.is_dir()} - set(class_names)
+    class_names = _class_folders(root / "train", warn=True)
+    unknown = set(_class_folders(root / "test", warn=False)) - set(class_names)
     if unknown:
         raise ValueError(f"{root}/test has classes {sorted(unknown)} that {root}/train lacks; "
                          "give every class training images")

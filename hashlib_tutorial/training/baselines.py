@@ -23,10 +23,16 @@ class FeatureHashing(Method):
     def encode(self, features: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _check_dimensions(self, features: np.ndarray) -> None:
+    def _check_dimensions(self, features: np.ndarray, samples_per_bit: bool = False) -> None:
+        """Refuse features that cannot give ``bits`` bits: D < bits, or (``samples_per_bit``: ITQ's PCA to K
+        dimensions) fewer training images than bits."""
         bits = self.config.bits[0]
         if features.ndim != 2 or features.shape[1] < bits:
             raise ValueError(f"{self.name} needs features (n, D) with D >= bits = {bits}, got {features.shape}")
+        if samples_per_bit and len(features) < bits:
+            raise ValueError(f"{self.name} at {bits} bits needs at least {bits} training images (its PCA keeps {bits} "
+                             f"directions), and the training split has {len(features)}: use --bits {len(features)} "
+                             "or fewer, or more training images")
 
 
 class LSH(FeatureHashing):
@@ -57,7 +63,7 @@ class ITQ(FeatureHashing):
     iterations = 50
 
     def fit(self, features):
-        self._check_dimensions(features)
+        self._check_dimensions(features, samples_per_bit=True)
         bits, rng = self.config.bits[0], np.random.default_rng(self.config.seed)
         self.mean = features.mean(axis=0)
         centred = features - self.mean
