@@ -212,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("reproduce", help="train every method at every length; results table and figures")
     p.add_argument("--profile", default="demo", help="demo (make demo, default), quick (every length), "
                    "cpu (the reproduction report) or paper (GPU)")
-    p.add_argument("--out", default="results", help="results root (default: results/)")
+    p.add_argument("--out", default="results", help="results root (default: results/, with the figures in figures/ and "
+                   "the README's table; any other root gets <out>/<profile>/figures/ and nothing outside it)")
     p.add_argument("--rows", "--methods", dest="methods", nargs="+", help="a subset of the rows (default: all)")
     p.add_argument("--data-dir")
     p.add_argument("--commit", action="store_true",

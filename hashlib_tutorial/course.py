@@ -6,7 +6,7 @@ asked for, from the first place that has one:
 
 1. ``checkpoints/<profile>/``: the committed runs of :data:`COURSE_RUNS` (best model, metrics, splits
    and history; a few MB each), written by ``python -m hashlib_tutorial checkpoints``;
-2. ``results/<profile>/runs/``: the runs of ``make demo`` or ``reproduce``;
+2. ``results/<profile>/runs/``: the runs of ``reproduce`` into the project's ``results/`` (its default ``--out``);
 3. ``runs/course/``: a run trained now, once, and reused by later notebooks.
 
 So the course opens trained models at once; ``python -m hashlib_tutorial checkpoints --retrain``

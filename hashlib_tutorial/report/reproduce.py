@@ -89,7 +89,7 @@ def reproduce(profile: str, out_root: Path = PROJECT_ROOT / "results", methods: 
         results["provenance"] = json.loads(results_path.read_text())["provenance"]
     _write(results, out, out_root)
     write_figures(results, PROJECT_ROOT / "figures" if _is_project(out_root) else out / "figures")
-    if train_missing and not missing and rows:
+    if train_missing and not missing and set(rows) == set(order):
         print(f"nothing to train: every row is in {results_path} (from commit {_commits(rows)}); "
               "pass --out <new folder> to train again")
     print(markdown_table(results))

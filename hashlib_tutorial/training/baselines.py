@@ -23,16 +23,21 @@ class FeatureHashing(Method):
     def encode(self, features: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def _check_dimensions(self, features: np.ndarray, samples_per_bit: bool = False) -> None:
-        """Refuse features that cannot give ``bits`` bits: D < bits, or (``samples_per_bit``: ITQ's PCA to K
-        dimensions) fewer training images than bits."""
+    samples_per_bit = False  # ITQ: its PCA keeps K directions, so it needs at least K training images
+
+    def check_training_set(self, n_train: int) -> None:
+        """Refuse a training split too small for ``bits`` bits; cheap, so ``train`` may call it before writing."""
+        bits = self.config.bits[0]
+        if self.samples_per_bit and n_train < bits:
+            raise ValueError(f"{self.name} at {bits} bits needs at least {bits} training images (its PCA keeps {bits} "
+                             f"directions), and the training split has {n_train}: use --bits {n_train} "
+                             "or fewer, or more training images")
+
+    def _check_dimensions(self, features: np.ndarray) -> None:
         bits = self.config.bits[0]
         if features.ndim != 2 or features.shape[1] < bits:
             raise ValueError(f"{self.name} needs features (n, D) with D >= bits = {bits}, got {features.shape}")
-        if samples_per_bit and len(features) < bits:
-            raise ValueError(f"{self.name} at {bits} bits needs at least {bits} training images (its PCA keeps {bits} "
-                             f"directions), and the training split has {len(features)}: use --bits {len(features)} "
-                             "or fewer, or more training images")
+        self.check_training_set(len(features))
 
 
 class LSH(FeatureHashing):
@@ -60,10 +65,10 @@ class ITQ(FeatureHashing):
     """
 
     name, paper = "itq", "Gong and Lazebnik, CVPR 2011 (baseline)"
-    iterations = 50
+    iterations, samples_per_bit = 50, True
 
     def fit(self, features):
-        self._check_dimensions(features, samples_per_bit=True)
+        self._check_dimensions(features)
         bits, rng = self.config.bits[0], np.random.default_rng(self.config.seed)
         self.mean = features.mean(axis=0)
         centred = features - self.mean
