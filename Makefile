@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: setup demo checkpoints report test test-unit test-notebooks lab clean
+.PHONY: setup demo checkpoints report test test-unit test-notebooks lab clean student book autograde
 
 setup: $(STAMP)
 
@@ -38,6 +38,18 @@ test-unit: setup
 
 test-notebooks: setup
 	$(PY) -m pytest $(NBVAL) notebooks
+
+# Teaching: the student edition (build/student/, no solutions, no outputs), the course site
+# (build/book/html/index.html, from the committed notebooks, never executed), and one student's notebook graded.
+student: setup
+	$(PY) -m hashlib_tutorial student
+
+book: setup
+	$(PY) -m hashlib_tutorial book
+
+autograde: setup
+	@test -n "$(NB)" || (echo "usage: make autograde NB=path/to/student/04_dah.ipynb" && exit 2)
+	$(PY) -m hashlib_tutorial autograde "$(NB)"
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks

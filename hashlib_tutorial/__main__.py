@@ -1,4 +1,4 @@
-"""Command line: python -m hashlib_tutorial {train, evaluate, encode, search, benchmark, checkpoints, reproduce} ...
+"""Command line: python -m hashlib_tutorial {train, evaluate, encode, search, benchmark, checkpoints, reproduce, student, book, autograde} ...
 
 Run ``python -m hashlib_tutorial <command> --help`` for each command's options. A mistake in the
 input is one line on stderr that names the cause and the fix, with exit status 1 (2 for a bad
@@ -80,6 +80,26 @@ def _reproduce(args) -> None:
 
     reproduce(args.profile, Path(args.out), methods=args.methods, data_dir=args.data_dir,
               command=_command(args.argv), commit=args.commit, train_missing=not args.no_train)
+
+
+def _student(args) -> None:
+    from .handout import write_student_edition
+
+    written = write_student_edition(args.out and Path(args.out))
+    print(f"wrote the student edition of {len(written)} notebooks to {written[0].parent if written else args.out}")
+
+
+def _book(args) -> None:
+    from .handout import build_book
+
+    print(f"the course site: {build_book(args.out and Path(args.out))}")
+
+
+def _autograde(args) -> None:
+    from .handout import autograde, format_grades
+
+    grades = autograde(Path(args.notebook), source=args.source, out=args.out)
+    print(format_grades(grades, Path(args.notebook).name))
 
 
 def _setting(text: str) -> tuple[str, object]:
@@ -221,6 +241,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-train", action="store_true",
                    help="train nothing: write the tables and figures from the rows results.json holds")
     p.set_defaults(handler=_reproduce)
+
+    p = commands.add_parser("student", help="the student edition: every notebook without solutions or outputs (nbgrader)")
+    p.add_argument("--out", help="folder to write (default: build/student)")
+    p.set_defaults(handler=_student)
+
+    p = commands.add_parser("book", help="the course site (Jupyter Book) from the committed notebooks, never executed")
+    p.add_argument("--out", help="build folder; the site is OUT/html (default: build/book)")
+    p.set_defaults(handler=_book)
+
+    p = commands.add_parser("autograde", help="run a student's notebook and score each exercise's checker")
+    p.add_argument("notebook", help="the student's filled-in notebook")
+    p.add_argument("--source", help="the teacher's notebook (default: notebooks/ with the same file name)")
+    p.add_argument("--out", help="also write the executed notebook here")
+    p.set_defaults(handler=_autograde)
     return parser
 
 

@@ -13,6 +13,7 @@ RANKS = {
     "data": 0, "model": 0, "retrieval": 0, "plotting": 0, "diagrams": 0, "exercises": 0,  # the parts: no import of the package above them
     "training": 1,                                          # configuration, methods, loop, evaluation, run folders
     "report": 2, "benchmark": 2, "cards": 2, "course": 2, "gradcam": 2, "search": 2, "widgets": 2,  # what uses trained runs
+    "handout": 2,                                           # the student edition, autograding, the course site
     "__main__": 3,                                          # the command line
 }
 
