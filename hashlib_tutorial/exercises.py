@@ -124,8 +124,9 @@ def check_answer(answer, expected, name: str = "your answer", digits: int | None
 
     Args:
         answer: the student's answer; ``None`` or ``...`` means not attempted yet.
-        expected: the right answer, computed in the notebook from the library, or its key from
-            :func:`answer_digest` (a text starting with "sha256:") so that the answer is not in sight.
+        expected: the right answer computed in the notebook from the library (or a function that
+            computes it, called only once there is an answer), or its key from :func:`answer_digest`
+            (a text starting with "sha256:") so that the answer is not in sight.
         name: what to call the answer in the message.
         digits: round numbers to this many decimals before comparing (required for a key of a
             non-integer number).
@@ -135,6 +136,8 @@ def check_answer(answer, expected, name: str = "your answer", digits: int | None
     """
     if answer is None or answer is Ellipsis:
         return _not_attempted(name)
+    if callable(expected):   # computed only once there is an answer to compare with
+        expected = expected()
     if isinstance(expected, str) and expected.startswith("sha256:"):
         right = answer_digest(answer, digits) == expected
     elif tol is not None:
