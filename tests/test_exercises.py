@@ -49,3 +49,15 @@ def test_an_unanswered_exercise_fails_under_an_autograder(monkeypatch):
         check(unwritten, torch.abs, [(torch.ones(2),)])
     with pytest.raises(AssertionError, match="not attempted"):
         check_answer(None, 1)
+
+
+def test_check_answer_computes_a_lazy_expected_value_only_for_an_answer(capsys, monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    calls = []
+
+    def expected():
+        calls.append(1)
+        return 229
+
+    assert not check_answer(None, expected) and calls == []
+    assert check_answer(229, expected) and calls == [1]
