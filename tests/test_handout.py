@@ -13,8 +13,11 @@ from unittest.mock import MagicMock
 from urllib.parse import unquote, urlsplit
 
 import matplotlib
+import matplotlib.pyplot
 import nbformat
+import numpy as np
 import pytest
+import torch
 from IPython.core.inputtransformer2 import TransformerManager
 
 from hashlib_tutorial import handout
@@ -129,14 +132,18 @@ def test_every_checker_of_the_student_edition_says_not_attempted(student, name, 
     exercises = handout.exercises(nb)
     defining = _defining_cells(nb, exercises[0].statement)
     namespace = {"__name__": "__main__"}
-    _run(next(c.source for c in nb.cells if c.cell_type == "code"), namespace, defining)   # the imports cell
-    for ex in exercises:
-        roles = {i: role for role in ("exercise-setup", "answer", "checker") for i in ex.cells.get(role, [])}
-        for i in sorted(roles):
-            printed = _run(nb.cells[i].source, namespace, defining)
-            if roles[i] == "checker":
-                calls = len(CHECK_CALL.findall(nb.cells[i].source))
-                assert printed.count("not attempted") == calls, f"Exercise {ex.number}: {printed!r}"
+    numpy_state = np.random.get_state()
+    with torch.random.fork_rng(), matplotlib.rc_context():   # the notebook's seeds and styles stay in here
+        _run(next(c.source for c in nb.cells if c.cell_type == "code"), namespace, defining)   # the imports cell
+        for ex in exercises:
+            roles = {i: role for role in ("exercise-setup", "answer", "checker") for i in ex.cells.get(role, [])}
+            for i in sorted(roles):
+                printed = _run(nb.cells[i].source, namespace, defining)
+                if roles[i] == "checker":
+                    calls = len(CHECK_CALL.findall(nb.cells[i].source))
+                    assert printed.count("not attempted") == calls, f"Exercise {ex.number}: {printed!r}"
+    np.random.set_state(numpy_state)
+    matplotlib.pyplot.close("all")
 
 
 TINY = [("markdown", "# 99 · A tiny course\n\n**Time:** about 5 minutes"),
