@@ -236,7 +236,8 @@ def learning_path(notebooks: list[Path] | None = None) -> list[tuple[str, str, i
 
 def _learning_path_table(path) -> str:
     rows = ["| notebook | time |", "|---|---|"]
-    rows += [f"| [{title}](notebooks/{stem}.ipynb) | {f'{m} min' if m else 'see the notebook'} |" for stem, title, m in path]
+    time = {stem: f"{m}\u00a0min" if m else "see the notebook" for stem, _, m in path}   # no break inside "15 min"
+    rows += [f"| [{title}](notebooks/{stem}.ipynb) | {time[stem]} |" for stem, title, m in path]
     total = sum(m for *_, m in path if m)
     return "\n".join(rows) + f"\n\nIn all about {total / 60:.0f} hours of reading and running."
 
