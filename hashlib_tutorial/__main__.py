@@ -103,21 +103,13 @@ def _autograde(args) -> None:
 
 
 def _setting(text: str) -> tuple[str, object]:
-    """FIELD=VALUE of ``--set``: VALUE is read as JSON (numbers, true/false, null, lists, objects), else as a
-    string; ``departures`` also takes comma-separated names."""
-    from .training.config import TrainConfig
+    """FIELD=VALUE of ``--set``, VALUE read by the field's type and checked (see validation.parse_setting)."""
+    from .training.validation import parse_setting
 
-    field, sep, value = text.partition("=")
-    known = sorted(TrainConfig.__dataclass_fields__)
-    if not sep or field not in known:
-        raise argparse.ArgumentTypeError(f"{text!r} is not FIELD=VALUE with FIELD one of {', '.join(known)}")
     try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        parsed = value
-    if field == "departures" and isinstance(parsed, str):  # departures=a,b
-        parsed = [name for name in parsed.split(",") if name]
-    return field, tuple(parsed) if field in ("bits", "departures") and isinstance(parsed, list) else parsed
+        return parse_setting(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _command(argv: list[str]) -> str:
@@ -190,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, mps")
     p.add_argument("--seed", type=_seed)
     p.add_argument("--set", type=_setting, action="append", metavar="FIELD=VALUE",
-                   help="override any TrainConfig field, VALUE as JSON, e.g. --set pairs=memory "
+                   help="override any TrainConfig field, VALUE read by its type (true/false, a number, a name, "
+                        "a JSON object for a dict), e.g. --set pairs=memory --set augment=false "
                         "--set 'backbone_kwargs={\"width\": 0.5}' (repeatable)")
     run = p.add_mutually_exclusive_group()
     run.add_argument("--resume", action="store_true", help="continue the run in --out (same settings)")

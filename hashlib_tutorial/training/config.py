@@ -78,7 +78,9 @@ class TrainConfig:
         if isinstance(self.departures, str):
             raise TypeError(f"departures is a list of names, got the string {self.departures!r}")
         self.bits, self.departures = tuple(self.bits), tuple(self.departures)
-        if isinstance(self.branches, dict):
+        # a malformed branches dict stays as given, for validation.validate_config to refuse by name
+        if isinstance(self.branches, dict) and set(self.branches) <= {"hidden", "split_at"} and \
+                isinstance(self.branches.get("hidden", ()), (list, tuple)):
             hidden = {"hidden": tuple(self.branches["hidden"])} if "hidden" in self.branches else {}
             self.branches = BranchSettings(**{**self.branches, **hidden})
 

@@ -10,6 +10,7 @@ from ..model.heads import code_lengths
 from .baselines import ITQ, LSH
 from .config import TrainConfig, resolve_config
 from .methods import ADMTH, DAH, DPFAH, DPSH, DSH, Method
+from .validation import validate_config
 
 # The three papers, two deep baselines on the same pipeline, two non-deep baselines.
 METHODS: dict[str, type[Method]] = {m.name: m for m in (DAH, DPFAH, ADMTH, DPSH, DSH, LSH, ITQ)}
@@ -37,12 +38,14 @@ def build_method(name: str, bits, profile: str = "quick", **overrides) -> Method
         bits: one code length, or several (a multi-length method learns them all in one model).
         profile: one of config.PROFILES.
         overrides: TrainConfig fields, e.g. epochs=5, attention=None, loss_weights={"eta": 1.0}.
+
+    Every setting is checked (:func:`validation.validate_config`): ValueError of one line otherwise.
     """
     cls = method_class(name)
     bits = code_lengths(bits, increasing=cls.multi_length)
     if not cls.multi_length and len(bits) != 1:
         raise ValueError(f"{name} learns one code length per model; build one method per length, got {bits}")
-    return cls(resolve_config(name, bits, profile, **overrides))
+    return cls(validate_config(resolve_config(name, bits, profile, **overrides), cls))
 
 
 def method_for(config: TrainConfig) -> Method:
