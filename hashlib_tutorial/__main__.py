@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -255,14 +256,29 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"warning: {message}", file=sys.stderr)
 
 
-def _interrupted(args) -> str:
-    """What to say after Ctrl-C: how to resume, for the commands that can."""
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler), raised like Ctrl-C so that the same clean-up runs; exit status 143."""
+
+
+def _terminate(signum, frame) -> None:
+    raise _Terminated
+
+
+def _resume_hint(args) -> str | None:
+    """How to carry on after a stop (Ctrl-C, SIGTERM, a full disk), for the commands that can resume."""
     if args.command == "train":
         argv = [a for a in args.argv if a != "--overwrite"]
-        return f"interrupted; resume with: {_command(argv + ([] if '--resume' in argv else ['--resume']))}"
+        return f"resume with: {_command(argv + ([] if '--resume' in argv else ['--resume']))}"
     if args.command == "reproduce":
-        return f"interrupted; run the same command again to resume: {_command(args.argv)}"
-    return "interrupted"
+        return f"run the same command again to resume: {_command(args.argv)}"
+    return None
+
+
+def _interrupted(args, stop: BaseException | None = None) -> str:
+    """What to say after Ctrl-C or SIGTERM: how to resume, for the commands that can."""
+    what = "terminated" if isinstance(stop, _Terminated) else "interrupted"
+    hint = _resume_hint(args)
+    return f"{what}; {hint}" if hint else what
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -270,21 +286,33 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
+    try:  # SIGTERM stops like Ctrl-C (in the main thread only, where Python delivers signals)
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:
+        previous = None
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning
             args.handler(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         if args.debug:
             raise
-        print(_interrupted(args), file=sys.stderr)
-        sys.exit(130)
+        print(_interrupted(args, stop), file=sys.stderr)
+        sys.exit(143 if isinstance(stop, _Terminated) else 130)
     except (ValueError, OSError, RuntimeError, FloatingPointError) as error:
         if args.debug:
             raise
+        from .data.files import NoSpaceError
+
+        message = ' '.join(str(error).split())
+        if isinstance(error, NoSpaceError) and _resume_hint(args):
+            message = f"no space left on device while writing {error.filename}; free some space and {_resume_hint(args)}"
         hint = " (run with --debug for the traceback)" if isinstance(error, RuntimeError) else ""
-        print(f"error: {' '.join(str(error).split())}{hint}", file=sys.stderr)
+        print(f"error: {message}{hint}", file=sys.stderr)
         sys.exit(1)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -394,4 +394,4 @@ def test_overwrite_replaces_only_the_run(trained, tmp_path, capsys):
     assert json.loads((tmp_path / "run" / "config.json").read_text())["seed"] == 3
     assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
-        "8bits", "config.json", "metrics.json", "notes.txt", "splits.npz"]
+        ".hashlib_run", "8bits", "config.json", "metrics.json", "notes.txt", "splits.npz"]

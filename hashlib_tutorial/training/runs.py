@@ -1,6 +1,7 @@
 """Run directories: the one owner of their format. What ``train`` writes, how it is read back, and the
 checks that keep a run safe to resume and to read.
 
+    <out>/.hashlib_run    the marker: a run folder that train wrote (see guard.made_by_train)
     <out>/config.json     the settings: every TrainConfig field, with all the code lengths
     <out>/splits.npz      the split indices
     <out>/metrics.json    the results, with their provenance
@@ -8,7 +9,8 @@ checks that keep a run safe to resume and to read.
                           checkpoint.pt (last epoch), best.pt (best validation mAP), history.json
 
 Every file is written atomically. A missing or damaged file becomes one error that names the file and
-what to do about it.
+what to do about it. Which folders train may write into or replace, and the lock while it trains in
+one, are :mod:`guard`'s.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import functools
 import json
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -28,14 +29,13 @@ import torch
 from torch import nn
 
 from .. import PROJECT_ROOT
-from ..data.files import NPZ_ERRORS, atomic_write
+from ..data.files import NPZ_ERRORS, atomic_write, read_json
 from ..data.splits import RetrievalSplits, load_data
 from .config import TrainConfig
 from .methods import Method
 from .registry import method_for, model_groups
 
-RUN_FILES = ("config.json", "splits.npz", "metrics.json")
-SUB_RUN = re.compile(r"\d+(-\d+)*bits")  # 16bits, or 16-32-48-64bits for a multi-length method
+REWRITE_REMEDY = "restore it (git checkout -- <file>, for a committed run), or write it again: train the run with --resume"
 
 
 def read_config(run_dir: str | Path) -> dict:
@@ -89,37 +89,6 @@ def sub_run_of(run_dir: str | Path, bits: int | None = None) -> tuple[Path, int]
     return next(path for group, path in sub_runs(run_dir).items() if bits in group), bits
 
 
-def check_run_folder(out: Path, resume: bool, overwrite: bool) -> None:
-    """Refuse an ``out`` that training would damage.
-
-    A new or empty folder is fine; a folder holding a run needs ``resume`` (continue it) or
-    ``overwrite`` (replace it); anything else (a file, a folder of other things) is refused.
-    """
-    if resume and overwrite:
-        raise ValueError("--resume continues the run in --out and --overwrite replaces it: pass only one")
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file, not a folder; give a new folder for the run")
-    if not out.exists() or not any(out.iterdir()):
-        return
-    if not (out / "config.json").exists():
-        raise ValueError(f"--out {out} is not empty and holds no run (no config.json); "
-                         "give a new or empty folder for the run")
-    if not (resume or overwrite):
-        config = read_config(out)
-        bits = ", ".join(map(str, config["bits"]))
-        raise ValueError(f"--out {out} already holds a run ({config['method']}, {bits} bits); "
-                         "pass --resume to continue it, --overwrite to replace it, or give another --out")
-
-
-def remove_run(out: Path) -> None:
-    """Delete what a run wrote in ``out`` (RUN_FILES and the <K>bits sub-runs), and nothing else."""
-    for name in RUN_FILES:
-        (out / name).unlink(missing_ok=True)
-    for sub_run in out.iterdir():
-        if sub_run.is_dir() and SUB_RUN.fullmatch(sub_run.name):
-            shutil.rmtree(sub_run)
-
-
 def load_checkpoint(path: Path, remedy: str = "train the run again (--overwrite)") -> dict:
     """A checkpoint this project wrote (a dict with "model" and "config"), read onto the CPU with
     ``weights_only=True``; load_state_dict then copies it to the model's device.
@@ -168,7 +137,12 @@ def save_json(path: Path, obj) -> None:
 
 def save_checkpoint(path: Path, model: nn.Module, config: TrainConfig, **extra) -> None:
     """A checkpoint that :func:`load_checkpoint` reads: the model's weights, its config and ``extra``, atomically."""
-    atomic_write(path, lambda p: torch.save({"model": model.state_dict(), "config": config.to_dict(), **extra}, p))
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # through a Python file: a full disk raises OSError(ENOSPC), see atomic_write
+            torch.save({"model": model.state_dict(), "config": config.to_dict(), **extra}, f)
+
+    atomic_write(path, write)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -306,8 +280,13 @@ def load_run(run_dir: Path, bits: int | None = None) -> tuple[Method, nn.Module,
 def run_summary(run_dir: Path, bits: int) -> dict:
     """The headline numbers of one code length of a run, with its settings and training history."""
     config = read_config(run_dir)
-    result = json.loads((Path(run_dir) / "metrics.json").read_text())["results"][str(bits)]
+    result = read_metrics(run_dir)["results"][str(bits)]
     sub_run, _ = sub_run_of(run_dir, bits)
     return {"epochs": config["epochs"], "attention": config["attention"], "mAP": result["mAP"],
             "mAP_tie_aware": result["mAP_tie_aware"], "P@r<=2": result["precision_radius2"],
-            "seconds": result["train_seconds"], "history": json.loads((sub_run / "history.json").read_text())}
+            "seconds": result["train_seconds"], "history": read_json(sub_run / "history.json", REWRITE_REMEDY)}
+
+
+def read_metrics(run_dir: str | Path) -> dict:
+    """A run's metrics.json; a damaged one is a ValueError that names it and what to do."""
+    return read_json(Path(run_dir) / "metrics.json", REWRITE_REMEDY)

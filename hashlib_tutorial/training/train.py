@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -11,10 +12,12 @@ import torch.distributed as dist
 
 from ..data.splits import RetrievalSplits, load_data
 from .evaluate import evaluate_method, feature_extractor
+from .guard import RunLock, check_run_folder, remove_run, write_marker
 from .loop import autocast_dtype, distributed, train_model
 from .registry import build_method
-from .runs import (RESTART_REMEDY, check_compatible, check_run_folder, check_saved_splits, git_commit, load_checkpoint,
-                   provenance, read_config, remove_run, save_json, sub_run_dirs, usable_device)
+from .runs import (RESTART_REMEDY, check_compatible, check_saved_splits, git_commit, load_checkpoint, provenance,
+                   read_config, save_json, sub_run_dirs, usable_device)
+from .validation import check_model_runs
 
 
 def train(method_name: str, bits, out: str | Path, profile: str = "quick", resume: bool = False,
@@ -27,17 +30,43 @@ def train(method_name: str, bits, out: str | Path, profile: str = "quick", resum
 
     ``out`` must be new or empty, unless ``resume`` continues the run it holds (refused unless every
     setting matches, see `_check_compatible`, and the data gives the same splits) or ``overwrite``
-    replaces it. Every check that can refuse, loading the data included, comes before the first
-    write: a refused call leaves ``out`` as it was.
+    replaces it (a run folder only, see :func:`guard.made_by_train`). Every check that can refuse
+    comes before the first write: the settings (:mod:`validation`), the folder, the device, the data,
+    the batch size against the data, and one batch through the model and its loss. A refused call
+    leaves ``out`` as it was. The process holds a lock on ``out`` while it trains (:class:`guard.RunLock`):
+    a second train on the same ``out`` is refused at once.
     """
     git_commit()  # the code as it is now, when the run starts (cached for the provenance)
     out = Path(out)
     sub_runs = sub_run_dirs(out, method_name, bits)
     bits = tuple(b for group in sub_runs for b in group)
-    methods = [build_method(method_name, group, profile, **overrides) for group in sub_runs]
+    methods = [build_method(method_name, group, profile, **overrides) for group in sub_runs]  # every setting checked
     config = methods[0].config
     settings = {**config.to_dict(), "bits": list(bits)}
-    check_run_folder(out, resume, overwrite)
+    rank, world = distributed()
+    with RunLock(out) if rank == 0 else contextlib.nullcontext() as lock:  # another train in out: refused now
+        check_run_folder(out, resume, overwrite)
+        device, splits = _check_before_writing(methods, sub_runs, out, settings, resume, splits, world)
+        features = None if methods[0].deep else feature_extractor(methods[0], splits.num_classes, device)
+        if world > 1:
+            dist.barrier()  # every process has checked out before rank 0 writes into it
+        if rank == 0:  # the first write
+            out.mkdir(parents=True, exist_ok=True)
+            lock.acquire()  # if out is new
+            check_run_folder(out, resume, overwrite)  # again, locked: another train may have written it meanwhile
+            if overwrite and out.exists():
+                remove_run(out)
+            write_marker(out, command)
+            print(json.dumps(settings, indent=1, default=str))
+            save_json(out / "config.json", settings)
+            splits.save_indices(out / "splits.npz")
+        return _train_and_evaluate(methods, sub_runs, out, splits, features, device, resume, progress, command, profile,
+                                   settings)
+
+
+def _check_before_writing(methods, sub_runs, out: Path, settings: dict, resume: bool, splits, world: int):
+    """Every check of :func:`train` after the settings and the folder: (device, splits), or ValueError."""
+    config = methods[0].config
     if resume and (out / "config.json").exists():
         check_compatible(read_config(out), settings, out / "config.json")
         for method, sub_run in zip(methods, sub_runs.values()):
@@ -45,24 +74,22 @@ def train(method_name: str, bits, out: str | Path, profile: str = "quick", resum
                 saved = load_checkpoint(sub_run / "checkpoint.pt", RESTART_REMEDY)
                 check_compatible(saved["config"], method.config.to_dict(), sub_run / "checkpoint.pt")
     device = usable_device(config.device)
-    rank, world = distributed()
     splits = splits or load_data(config)
     if resume and (out / "splits.npz").exists():
         check_saved_splits(out, splits)
-    deep = methods[0].deep
-    if deep and len(splits.train) // world < config.batch_size:  # train_model checks it too, after writing
-        raise ValueError(f"{len(splits.train)} training images per process make no batch of {config.batch_size}; "
-                         "lower --batch-size or use more data")
-    features = None if deep else feature_extractor(methods[0], splits.num_classes, device)
-    if world > 1:
-        dist.barrier()  # every process has checked out before rank 0 writes into it
-    if rank == 0:  # the first write
-        if overwrite and out.exists():
-            remove_run(out)
-        out.mkdir(parents=True, exist_ok=True)
-        print(json.dumps(settings, indent=1, default=str))
-        save_json(out / "config.json", settings)
-        splits.save_indices(out / "splits.npz")
+    if methods[0].deep:
+        if len(splits.train) // world < config.batch_size:  # train_model checks it too, after writing
+            raise ValueError(f"{len(splits.train)} training images per process make no batch of {config.batch_size}; "
+                             "lower --batch-size or use more data")
+        for method in methods:
+            check_model_runs(method, splits.num_classes, splits.multi_label)
+    return device, splits
+
+
+def _train_and_evaluate(methods, sub_runs, out: Path, splits, features, device, resume: bool, progress: bool,
+                        command: str | None, profile: str, settings: dict) -> dict:
+    """Train every model of the run (or fit it, for a non-deep method), evaluate it, write metrics.json."""
+    config, method_name, (rank, _) = methods[0].config, methods[0].name, distributed()
     results, started = {}, time.time()
     for sub_run, method in zip(sub_runs.values(), methods):
         t0 = time.time()
@@ -84,7 +111,7 @@ def train(method_name: str, bits, out: str | Path, profile: str = "quick", resum
     if rank != 0:
         return {}
     origin = provenance(command, device, started)
-    if deep:  # what "precision": "auto" chose on this machine (bfloat16 only where the CPU has it natively)
+    if methods[0].deep:  # what "precision": "auto" chose on this machine (bfloat16 only where the CPU has it natively)
         origin["autocast"] = str(autocast_dtype(config.precision, device) or torch.float32).removeprefix("torch.")
     report = {"method": method_name, "dataset": config.dataset, "protocol": splits.protocol, "profile": profile,
               "config": settings, "results": results, "provenance": origin}
