@@ -25,6 +25,7 @@ from hashlib_tutorial.training.registry import build_method
 from test_bad_input import Env, snapshot, trained, write  # noqa: F401  (trained: the module's tiny run)
 
 ROOT = Path(__file__).resolve().parent.parent
+FAST = ("--set", "precision=fp32")  # bfloat16 autocast is several times slower on a CPU without it natively
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +220,7 @@ def full_disk_at_the_second_checkpoint(monkeypatch):
 def test_a_full_disk_names_the_file_keeps_the_previous_checkpoint_and_says_how_to_resume(trained, tmp_path,
                                                                                           monkeypatch, capsys):
     data, run = trained
-    argv = [str(a) for a in Env(run, data, tmp_path, None).train(tmp_path / "run", "--epochs", "2")]
+    argv = [str(a) for a in Env(run, data, tmp_path, None).train(tmp_path / "run", "--epochs", "2", *FAST)]
     before = snapshot(data.parent)
     full_disk_at_the_second_checkpoint(monkeypatch)
     with pytest.raises(SystemExit) as stop:
@@ -249,7 +250,7 @@ def test_a_damaged_json_file_of_a_run_is_named_with_what_to_do(name, damage, tra
 
 def test_sigterm_exits_143_with_the_command_that_resumes(trained, tmp_path):
     data, run = trained
-    argv = Env(run, data, tmp_path, None).train(tmp_path / "run", "--epochs", "60")
+    argv = Env(run, data, tmp_path, None).train(tmp_path / "run", "--epochs", "200", *FAST)
     before = snapshot(data.parent)
     process = subprocess.Popen([sys.executable, "-m", "hashlib_tutorial", *map(str, argv)], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -263,7 +264,7 @@ def test_sigterm_exits_143_with_the_command_that_resumes(trained, tmp_path):
     lines = [line for line in err.splitlines() if not line.startswith("warning:")]
     assert len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith("terminated; resume with: python -m hashlib_tutorial train")
-    assert lines[0].endswith("--resume") and "--epochs 60" in lines[0]
+    assert lines[0].endswith("--resume") and "--epochs 200" in lines[0]
     assert snapshot(data.parent) == before
 
 

@@ -16,6 +16,7 @@ import dataclasses
 import inspect
 import json
 import math
+import os
 import re
 import typing
 
@@ -71,6 +72,7 @@ RANGES = {
     "weight_decay": Interval(0), "grad_clip": Interval(0), "warmup_fraction": BELOW_ONE,
     "label_smoothing": BELOW_ONE, "val_fraction": BELOW_ONE,
 }
+PATHS = ("data_dir", "input_features")  # text fields that also take a pathlib.Path
 EXAMPLES = {"loss_weights": '{"eta": 10.0}', "backbone_kwargs": '{"width": 0.5}',
             "branches": '{"hidden": [256, 256], "split_at": 0}'}
 
@@ -121,6 +123,8 @@ def _fits(name: str, value) -> bool:
         return isinstance(value, (dict, BranchSettings))
     if kind is tuple:
         return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+    if name in PATHS:
+        return isinstance(value, (str, os.PathLike))
     return isinstance(value, kind)
 
 
