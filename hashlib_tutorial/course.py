@@ -22,9 +22,11 @@ import shutil
 from pathlib import Path
 
 from . import PROJECT_ROOT
+from .data.files import read_json
 from .training.config import PROFILES, TrainConfig
 from .training.registry import build_method, method_class, method_for
-from .training.runs import as_config, changed_settings, load_checkpoint, read_config, save_json, sub_runs, with_defaults
+from .training.runs import (REWRITE_REMEDY, as_config, changed_settings, load_checkpoint, read_config, save_json,
+                            sub_runs, with_defaults)
 from .training.train import train
 
 CHECKPOINTS = PROJECT_ROOT / "checkpoints"
@@ -68,15 +70,28 @@ def _same(saved: dict, wanted: dict) -> bool:
     return all(saved.get(k) == v for k, v in wanted.items() if k not in _IGNORED)
 
 
+def _remedy(path: Path) -> str:
+    """What to do about a damaged file of a saved run: a committed checkpoint is restored or trained again."""
+    if not path.is_relative_to(CHECKPOINTS):
+        return REWRITE_REMEDY
+    shown = path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
+    return f"restore it (git checkout -- {shown}) or train it again (python -m hashlib_tutorial checkpoints --retrain)"
+
+
+def _read(path: Path) -> dict:
+    """A saved run's config.json or metrics.json; a damaged one is a ValueError naming it and :func:`_remedy`."""
+    return read_json(path, _remedy(path))
+
+
 def _has_bits(run_dir: Path, bits: tuple[int, ...]) -> bool:
     path = run_dir / "metrics.json"
-    return path.exists() and all(str(b) in json.loads(path.read_text())["results"] for b in bits)
+    return path.exists() and all(str(b) in _read(path)["results"] for b in bits)
 
 
 def _matching(folder: Path, wanted: dict, bits: tuple[int, ...]) -> Path | None:
     """The run under ``folder`` saved with the configuration ``wanted`` and every length of ``bits``, if any."""
     for saved in sorted(folder.glob("*/config.json")):
-        if _same(json.loads(saved.read_text()), wanted) and _has_bits(saved.parent, bits):
+        if _same(_read(saved), wanted) and _has_bits(saved.parent, bits):
             return saved.parent
     return None
 
@@ -107,7 +122,7 @@ def course_run(method: str, bits, dataset: str = "cifar10", *, retrain: bool = F
 
 
 def _mAP(run_dir: Path) -> str:
-    results = json.loads((run_dir / "metrics.json").read_text())["results"]
+    results = _read(run_dir / "metrics.json")["results"]
     return " / ".join(f"{r['mAP']:.3f}" for r in results.values())
 
 
@@ -118,7 +133,7 @@ def _sha256(path: Path) -> str:
 def _record_weights(run_dir: Path) -> None:
     """Write the sha256 of each best.pt into the run's metrics.json (provenance.weights_sha256), so a later
     :func:`check_weights` knows the weights its numbers were measured with."""
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = _read(run_dir / "metrics.json")
     metrics.setdefault("provenance", {})["weights_sha256"] = {str(p.relative_to(run_dir)): _sha256(p)
                                                for p in sorted(run_dir.glob("*bits/best.pt"))}
     save_json(run_dir / "metrics.json", metrics)
@@ -127,14 +142,9 @@ def _record_weights(run_dir: Path) -> None:
 def check_weights(run_dir: Path) -> None:
     """Refuse a committed run whose best.pt does not load into the model its config describes, was trained
     with other settings than its config.json, or is not the file whose sha256 its metrics.json records."""
-    shown = run_dir.relative_to(PROJECT_ROOT) if run_dir.is_relative_to(PROJECT_ROOT) else run_dir
-    remedy = (f"restore the committed copy (git checkout -- {shown}) or train it again "
-              "(python -m hashlib_tutorial checkpoints --retrain)")
+    remedy = _remedy(run_dir)
     config = read_config(run_dir)
-    try:
-        recorded = json.loads((run_dir / "metrics.json").read_text()).get("provenance", {}).get("weights_sha256", {})
-    except ValueError as error:  # not JSON, or not UTF-8
-        raise ValueError(f"{run_dir / 'metrics.json'} is damaged ({type(error).__name__}); {remedy}") from error
+    recorded = _read(run_dir / "metrics.json").get("provenance", {}).get("weights_sha256", {})
     if not method_class(config["method"]).deep:
         return  # lsh, itq: no weights (evaluate refits them, seeded)
     for sub_run in sub_runs(run_dir).values():

@@ -86,6 +86,12 @@ def run_settings_without_structure(e: Bad) -> list[str]:
     return e.train(e.tmp / "p", "--overwrite")
 
 
+def empty_folder(e: Bad) -> Path:
+    """An empty folder made for the run (new files in it would change the snapshot)."""
+    (e.tmp / "empty").mkdir()
+    return e.tmp / "empty"
+
+
 @dataclass
 class Case:
     argv: Callable[[Bad], list]    # prepares the case's files and returns the command line
@@ -162,6 +168,11 @@ CASES = {
     # 9. a setting blamed on the images
     "9 image_size=0": Case(lambda e: e.new("image_size=0"), 2, ("image_size=0", ">= 1"), absent=("image file",)),
     "9 --overwrite, image_size=0": Case(lambda e: e.overwrite("image_size=0"), 2, ("image_size",)),
+    # 9. ITQ with more bits than the training images allow: refused before train's first write
+    "9 itq, more bits than training images: nothing written": Case(
+        lambda e: e.new() + ["--method", "itq", "--bits", "64"], 1, ("itq at 64 bits", "training images", "--bits")),
+    "9 itq, more bits than training images, into an empty folder: it stays empty": Case(
+        lambda e: e.train(empty_folder(e), "--method", "itq", "--bits", "16", "64"), 1, ("itq at 64 bits",)),
 }
 
 

@@ -355,3 +355,50 @@ def test_reproduce_with_every_row_finished_says_it_trained_nothing(tmp_path, mon
     assert note == [f"nothing to train: every row is in {Path('results') / 'demo' / 'results.json'} "
                     f"(from commit {then['provenance']['git_commit']}); pass --out <new folder> to train again"], out
     unchanged(before, snapshot(tmp_path))
+
+
+# ------------------------- 9: a damaged JSON file of a committed checkpoint or of reproduce's results
+def cut(path: Path) -> Path:
+    """``path`` cut in half, as an interrupted copy or download leaves it."""
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return path
+
+
+@pytest.mark.parametrize("name", ["metrics.json", "config.json"])
+def test_a_damaged_json_file_of_a_committed_checkpoint_names_it_and_how_to_get_it_back(
+        name, trained, tmp_path, monkeypatch, capsys):
+    data, run_dir = trained
+    saved = commit_checkpoint(trained, tmp_path, monkeypatch)
+    cut(saved / name)
+    shutil.rmtree(tmp_path / "runs")  # a later call finds the committed copy only
+    shown = saved.relative_to(tmp_path) / name
+    words = (f"{saved / name} is damaged", f"restore it (git checkout -- {shown})",
+             "or train it again (python -m hashlib_tutorial checkpoints --retrain)")
+    refused(["checkpoints"], capsys, (tmp_path, data, run_dir), words)
+    before = snapshot(tmp_path, data, run_dir)
+    with pytest.raises(ValueError, match=rf"{saved / name} is damaged .*checkpoints --retrain"):
+        course.course_run("dah", (8,), "folder", **course.COURSE_RUNS[0][3])  # as a notebook opens it
+    assert snapshot(tmp_path, data, run_dir) == before
+
+
+@pytest.mark.parametrize("where", ["results.json, --out elsewhere", "results.json, the project's results/",
+                                   "a row's metrics.json"])
+def test_reproduce_names_a_damaged_results_json_and_how_to_get_it_back(where, tmp_path, monkeypatch, capsys):
+    trained_rows = fake_training(monkeypatch)
+    if where == "results.json, the project's results/":
+        monkeypatch.setattr(reproduce_module, "PROJECT_ROOT", tmp_path)  # a clone in tmp_path
+    out = tmp_path / "results" / "demo"
+    out.mkdir(parents=True)
+    if where == "a row's metrics.json":
+        (out / "runs" / "lsh").mkdir(parents=True)
+        damaged = cut(write(out / "runs" / "lsh" / "metrics.json", json.dumps({"results": {"16": {"mAP": 0.5}}})))
+        words = (f"{damaged} is damaged", "delete it and run reproduce again")
+    else:
+        damaged = cut(Path(shutil.copy(PROJECT_ROOT / "results" / "demo" / "results.json", out)))
+        words = (f"{damaged} is damaged", "delete it and run reproduce again (it retrains every row)")
+    if where == "results.json, the project's results/":
+        words += ("restore it (git checkout -- results/demo/results.json)",)
+    absent = ("git checkout",) if where == "results.json, --out elsewhere" else ()
+    refused(["reproduce", "--profile", "demo", "--no-train", "--out", tmp_path / "results"], capsys,
+            (tmp_path, PROJECT_ROOT / "results", PROJECT_ROOT / "figures"), words, absent)
+    assert trained_rows == []

@@ -20,12 +20,12 @@ reproduction report: each paper on its protocol, the main rows, and the ablation
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from pathlib import Path
 
 from .. import PROJECT_ROOT
+from ..data.files import read_json
 from ..training.config import PROFILES, resolve_config
 from ..training.runs import changed_settings, git_commit, provenance, resolve_device, save_json
 from ..training.train import train
@@ -51,7 +51,7 @@ def reproduce(profile: str, out_root: Path = PROJECT_ROOT / "results", methods: 
     out, started = Path(out_root) / profile, time.time()
     git_commit()  # the code as it is now, when the run starts (cached for the provenance)
     runs, results_path = out / "runs", out / "results.json"
-    saved = json.loads(results_path.read_text())["rows"] if results_path.exists() else {}
+    saved = _read_results(results_path)["rows"] if results_path.exists() else {}
     rows, missing = {}, []  # the finished rows (with the settings each row has now), and the rows to train
     for label, row in rows_wanted.items():
         for seed in row.seeds:
@@ -59,7 +59,7 @@ def reproduce(profile: str, out_root: Path = PROJECT_ROOT / "results", methods: 
             settings = row_settings(label, profile, runs, data_dir, seed)
             wanted = {**resolve_config(row.method, row.bits, profile, **settings).as_saved(), "bits": list(row.bits)}
             done = runs / key / "metrics.json"
-            finished = [r for r in (saved.get(key), json.loads(done.read_text()) if done.exists() else None)
+            finished = [r for r in (saved.get(key), _read_row(done) if done.exists() else None)
                         if _stale(r, wanted) is None]
             source = _features_source(settings)
             if source:  # it hashed the features of the source's run that the report holds, or it is stale
@@ -86,7 +86,7 @@ def reproduce(profile: str, out_root: Path = PROJECT_ROOT / "results", methods: 
             _commit(written, f"reproduce --profile {profile}: row {key}")
     results = _results(profile, rows, command, started)
     if not missing and results_path.exists():  # nothing trained: keep the provenance of the run that trained
-        results["provenance"] = json.loads(results_path.read_text())["provenance"]
+        results["provenance"] = _read_results(results_path)["provenance"]
     _write(results, out, out_root)
     write_figures(results, PROJECT_ROOT / "figures" if _is_project(out_root) else out / "figures")
     if train_missing and not missing and set(rows) == set(order):
@@ -95,8 +95,22 @@ def reproduce(profile: str, out_root: Path = PROJECT_ROOT / "results", methods: 
     print(markdown_table(results))
     reference = PROJECT_ROOT / "results" / profile / "results.json"
     if missing and not _is_project(out_root) and reference.exists():
-        print(beside_reference(results, json.loads(reference.read_text()), reference.relative_to(PROJECT_ROOT)))
+        print(beside_reference(results, _read_results(reference), reference.relative_to(PROJECT_ROOT)))
     return results
+
+
+def _read_results(path: Path) -> dict:
+    """A results.json; a damaged one is a ValueError that names it and what to do (git restores the committed
+    ones, in the project's results/)."""
+    restore, path = "", Path(path)
+    if path.resolve().is_relative_to((PROJECT_ROOT / "results").resolve()):
+        restore = f"restore it (git checkout -- {path.resolve().relative_to(PROJECT_ROOT.resolve())}) or "
+    return read_json(path, f"{restore}delete it and run reproduce again (it retrains every row)")
+
+
+def _read_row(path: Path) -> dict:
+    """A row's metrics.json in its run folder; a damaged one is a ValueError that names it and what to do."""
+    return read_json(path, "delete it and run reproduce again (it trains that row again)")
 
 
 def _is_project(out_root: Path) -> bool:

@@ -32,9 +32,9 @@ def train(method_name: str, bits, out: str | Path, profile: str = "quick", resum
     setting matches, see `_check_compatible`, and the data gives the same splits) or ``overwrite``
     replaces it (a run folder only, see :func:`guard.made_by_train`). Every check that can refuse
     comes before the first write: the settings (:mod:`validation`), the folder, the device, the data,
-    the batch size against the data, and one batch through the model and its loss. A refused call
-    leaves ``out`` as it was. The process holds a lock on ``out`` while it trains (:class:`guard.RunLock`):
-    a second train on the same ``out`` is refused at once.
+    the batch size against the data, and one batch through the model and its loss (for ITQ: its bits
+    against the training images). A refused call leaves ``out`` as it was. The process holds a lock on
+    ``out`` while it trains (:class:`guard.RunLock`): a second train on the same ``out`` is refused at once.
     """
     git_commit()  # the code as it is now, when the run starts (cached for the provenance)
     out = Path(out)
@@ -83,6 +83,9 @@ def _check_before_writing(methods, sub_runs, out: Path, settings: dict, resume: 
                              "lower --batch-size or use more data")
         for method in methods:
             check_model_runs(method, splits.num_classes, splits.multi_label)
+    else:  # fitted after the first write: ITQ's PCA needs at least as many training images as bits
+        for method in methods:
+            method.check_training_set(len(splits.train))
     return device, splits
 
 
