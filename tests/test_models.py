@@ -169,3 +169,18 @@ def test_parameters_and_multiply_adds_counted_by_hand():
     by_hand = 4 * 8 * 8 * 3 * 9 + 4 * 8 * 8 * 1 * 9 + 256 * 5
     assert multiply_adds(net, torch.zeros(2, 3, 8, 8)) == by_hand
     assert not any(m._forward_hooks for m in net.modules())  # the counting hooks are gone
+
+
+def test_a_normalized_hash_layer_keeps_every_bit_centred_with_unit_spread():
+    from hashlib_tutorial.model.heads import HashHead, MultiLengthHead
+
+    torch.manual_seed(0)
+    features = torch.rand(64, 20) + 3.0  # uncentred, like post-ReLU features
+    for head in (HashHead(20, 8, "linear", normalize=True), MultiLengthHead(20, (8, 16), hidden=(32,), normalize=True)):
+        head.train()
+        codes = head(features)
+        if isinstance(head, HashHead):  # linear: exactly standardised over the batch
+            torch.testing.assert_close(codes.mean(0), torch.zeros(8), atol=1e-5, rtol=0)
+            torch.testing.assert_close(codes.var(0, unbiased=False), torch.ones(8), atol=1e-3, rtol=0)
+        assert (codes > 0).float().mean(0).min() > 0.2  # no bit takes one sign on (almost) every image
+    assert "norm.running_mean" not in HashHead(20, 8, "linear").state_dict()  # the default head is unchanged

@@ -53,21 +53,31 @@ def code_lengths(bits: int | Sequence[int], increasing: bool = False) -> tuple[i
 class HashHead(nn.Module):
     r"""A K-unit hash layer: u = act(W^T phi(x) + v) (DPFAH Eq. 10, DAH's hash layer).
 
+    With ``normalize=True`` each bit's pre-activation is standardised over the batch before ``act``
+    (batch normalisation without a learned scale or shift; running statistics at evaluation):
+
+        z_k = (w_k^T phi(x) + v_k - mean_batch) / std_batch,   u = act(z)
+
+    Not in the papers: it keeps every bit centred, with unit spread, so a likelihood-only objective
+    cannot shrink the codes to the saddle u = 0 (see :class:`~training.methods.DPSH`).
+
     Args:
         in_features: D, the width of phi(x).
         bits: K, the code length.
         activation: "tanh", "linear" or "shrink_sigmoid" (see the module docstring).
+        normalize: standardise each bit over the batch before the activation.
     Shape: (B, D) -> (B, K)
     """
 
-    def __init__(self, in_features: int, bits: int, activation: str = "tanh"):
+    def __init__(self, in_features: int, bits: int, activation: str = "tanh", normalize: bool = False):
         super().__init__()
         (self.bits,) = code_lengths(bits)
         self.fc = nn.Linear(in_features, bits)
+        self.norm = nn.BatchNorm1d(bits, affine=False) if normalize else nn.Identity()
         self.activation = _activation(activation)
 
     def forward(self, features: Tensor) -> Tensor:
-        return self.activation(self.fc(features))
+        return self.activation(self.norm(self.fc(features)))
 
 
 def _mlp(widths: Sequence[int]) -> nn.Sequential:
@@ -101,10 +111,12 @@ class MultiLengthHead(nn.Module):
         bits: the code lengths L_1 < L_2 < ..., e.g. (16, 32, 48, 64).
         hidden: widths of the fully connected layers before the hash layer.
         split_at: how many of those layers are shared (0 .. len(hidden)).
+        normalize: standardise each bit over the batch before tanh (see :class:`HashHead`; not in the paper).
     Shape: (B, D) -> (B, sum(bits))
     """
 
-    def __init__(self, in_features: int, bits: Sequence[int], hidden: Sequence[int] = (4096, 4096), split_at: int = 0):
+    def __init__(self, in_features: int, bits: Sequence[int], hidden: Sequence[int] = (4096, 4096), split_at: int = 0,
+                 normalize: bool = False):
         super().__init__()
         self.bits = code_lengths(bits, increasing=True)
         if not 0 <= split_at <= len(hidden):
@@ -112,7 +124,8 @@ class MultiLengthHead(nn.Module):
         widths = [in_features, *hidden]
         self.shared = _mlp(widths[: split_at + 1])
         self.branches = nn.ModuleList(
-            nn.Sequential(_mlp(widths[split_at:]), nn.Linear(widths[-1], b), nn.Tanh()) for b in self.bits
+            nn.Sequential(_mlp(widths[split_at:]), nn.Linear(widths[-1], b),
+                          *([nn.BatchNorm1d(b, affine=False)] if normalize else []), nn.Tanh()) for b in self.bits
         )
 
     def forward(self, features: Tensor) -> Tensor:

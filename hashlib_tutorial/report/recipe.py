@@ -37,8 +37,12 @@ def _command(row: dict, rows: dict) -> str:
     else:
         base = build_method(config["method"], config["bits"], "quick").config.as_saved()
         data = "" if config["dataset"] == "cifar10" else f" --dataset {config['dataset']}"
+        if config["dataset"] in ("folder", "list"):  # the files fix the splits: no protocol
+            data += f" --data-dir {config['data_dir']} --epochs {config['epochs']}"
+        else:
+            data += f" --protocol {config['protocol']}"
         start = (f"`python -m hashlib_tutorial train --method {config['method']} --bits "
-                 f"{' '.join(map(str, config['bits']))}{data} --protocol {config['protocol']} ")
+                 f"{' '.join(map(str, config['bits']))}{data} ")
     return f"{start}{_changes(config, base)}".rstrip() + "`"
 
 

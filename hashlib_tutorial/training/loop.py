@@ -180,13 +180,21 @@ class EpochCodes:
         return collapsed_lengths(codes, self.classes)
 
 
+# What to try when codes collapse, most likely fix first (the named departures are each method's, see its docstring).
+COLLAPSE_REMEDY = (
+    "a likelihood-only objective (dpsh, admth with departures=[]) from random weights needs its hash layer "
+    "standardised (--set departures=normalized_codes, dpsh's profiles' default) or a class loss "
+    "(admth: --set departures=class_loss); otherwise a lower learning rate (--lr 0.01), a longer warm-up "
+    "(--set warmup_fraction=0.5) or more steps per epoch (a smaller --batch-size on a small dataset)."
+)
+
+
 def _warn_collapsed(collapsed: dict[int, int], epoch: int) -> None:
     for bits, constant in collapsed.items():
         warnings.warn(f"{bits}-bit codes have collapsed at epoch {epoch}: {constant} of their {bits} bits take one "
                       "value on at least 99% of the training images, and the codes take fewer distinct values than there "
-                      "are classes, so retrieval is near chance. If they stay so, "
-                      "the objective is not learning (see the method's docstring for the departures that fix it "
-                      "from random weights).", CollapsedCodesWarning, stacklevel=3)
+                      "are classes, so retrieval is near chance. If they stay so, the objective is not learning. "
+                      f"To try: {COLLAPSE_REMEDY}", CollapsedCodesWarning, stacklevel=3)
 
 
 def _validation_map(method: Method, model: nn.Module, splits: RetrievalSplits, device,

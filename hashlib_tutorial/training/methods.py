@@ -122,14 +122,25 @@ class DPSH(Method):
     r"""DPSH (Li, Wang, Kang, IJCAI 2016) on the same backbone as DPFAH, without attention or class loss.
 
         L = L_DPSH(u) + eta mean_ik (sign(u_ik) - u_ik)^2,   eta = 0.1 (the field's reference setting)
+
+    From random weights this likelihood alone shrinks the codes towards u = 0, where it is ln 2 for every
+    pair and its gradient (proportional to the codes) vanishes: the codes collapse, on CIFAR-10 and on a
+    user's folder alike (the paper fine-tunes ImageNet weights, which start far from that saddle). The
+    quick and demo profiles take the ``normalized_codes`` departure: the hash layer's outputs are
+    standardised over the batch (:class:`~model.heads.HashHead` with ``normalize=True``), so each bit
+    stays centred with unit spread and cannot shrink. Recipe rows LA-LH measure it beside the other
+    candidates; ``--set 'departures=[]'`` restores the paper's head.
     """
 
     name, paper = "dpsh", "Li, Wang, Kang, IJCAI 2016 (baseline)"
     loss_weight_names = ("eta",)
+    departures = {"normalized_codes": "the hash layer's outputs are standardised over the batch "
+                                      "(model.heads.HashHead normalize=True)"}
 
     def build_model(self, num_classes: int) -> nn.Module:
         backbone = self._backbone()
-        return HashingModel(backbone, HashHead(backbone.out_features, self.config.bits[0], activation="linear"))
+        normalize = "normalized_codes" in self.config.departures
+        return HashingModel(backbone, HashHead(backbone.out_features, self.config.bits[0], "linear", normalize))
 
     def loss(self, model, codes, logits, labels, memory=None):
         likelihood = losses.pairwise_likelihood(codes, labels, memory)
@@ -224,14 +235,17 @@ class ADMTH(Method):
     multi_length = True
     loss_weight_names = ("alpha", "beta", "gamma")
     departures = {"class_loss": "a softmax classifier on the shared trunk's features, weight gamma "
-                                "(loss_weights['gamma']), so a random trunk learns features before the codes"}
+                                "(loss_weights['gamma']), so a random trunk learns features before the codes",
+                  "normalized_codes": "each branch's hash layer is standardised over the batch before tanh "
+                                      "(model.heads.MultiLengthHead normalize=True), so the codes cannot shrink to 0"}
 
     def build_model(self, num_classes: int) -> nn.Module:
         cfg = self.config
         if cfg.branches is None:
             raise ValueError("admth needs its branches' settings: set branches (hidden, split_at)")
         backbone = self._backbone()
-        head = MultiLengthHead(backbone.out_features, cfg.bits, cfg.branches.hidden, cfg.branches.split_at)
+        head = MultiLengthHead(backbone.out_features, cfg.bits, cfg.branches.hidden, cfg.branches.split_at,
+                               normalize="normalized_codes" in cfg.departures)
         return MultiLengthHashingModel(backbone, head, num_classes if "class_loss" in cfg.departures else None)
 
     def loss(self, model, codes, logits, labels, memory=None):
