@@ -182,10 +182,10 @@ class EpochCodes:
 
 # What to try when codes collapse, most likely fix first (the named departures are each method's, see its docstring).
 COLLAPSE_REMEDY = (
-    "a likelihood-only objective (dpsh, admth with departures=[]) from random weights needs its hash layer "
-    "standardised (--set departures=normalized_codes, dpsh's profiles' default) or a class loss "
-    "(admth: --set departures=class_loss); otherwise a lower learning rate (--lr 0.01), a longer warm-up "
-    "(--set warmup_fraction=0.5) or more steps per epoch (a smaller --batch-size on a small dataset)."
+    "a likelihood-only objective (dpsh, admth with departures=[]) from random weights may need its hash layer "
+    "standardised (--set departures=normalized_codes) or a class loss (admth: --set departures=class_loss, "
+    "or dpfah instead of dpsh); otherwise more steps (--epochs, or a smaller --batch-size on a small dataset) "
+    "or a longer warm-up (--set warmup_fraction=0.5). REPRODUCTION.md's recipe rows LA-LL measure these."
 )
 
 
