@@ -1,8 +1,8 @@
 """Every deep method's default profile learns on a small dataset it never saw (issue: a baseline that died on a
 user's data). The data are synthetic shapes (tests/synthetic_folder.py), written as an ImageFolder, and each
-method trains with its quick profile as it is. DPSH's likelihood alone does not learn this folder yet (recipe row LA;
-the normalized_codes departure does, rows LF and LH, but it lowers CIFAR-10, rows LK and LL): its case is an
-expected failure, strict, so the day a recipe fixes it the test says so."""
+method trains with its quick profile as it is. Each must end well above chance without a collapse warning; DPSH's
+likelihood alone learns slowest from random weights (recipe rows LA and LM: near chance after 30 epochs, above it
+after the profile's 70), so its margin is smaller, with the reason beside it."""
 
 import warnings
 
@@ -23,11 +23,11 @@ def folder(tmp_path_factory):
     return make_synthetic_folder(tmp_path_factory.mktemp("unseen") / "shapes")
 
 
-KNOWN_FAILURES = {"dpsh": "the likelihood alone ends near chance on this folder (recipe row LA); open issue"}
+MARGIN = 0.5  # mAP above chance (1/6 here); the methods with a class loss or a contrastive loss end 0.64-0.81 above
+MARGINS = {"dpsh": (0.1, "the likelihood alone learns slowest from random weights: 0.16 above chance (recipe row LM)")}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_FAILURES[n], strict=True))
-                                  if n in KNOWN_FAILURES else n for n in DEEP])
+@pytest.mark.parametrize("name", DEEP)
 def test_the_quick_profile_learns_a_dataset_it_never_saw_without_collapsing(name, folder, tmp_path):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -36,4 +36,5 @@ def test_the_quick_profile_learns_a_dataset_it_never_saw_without_collapsing(name
     collapsed = [str(w.message) for w in caught if issubclass(w.category, CollapsedCodesWarning)]
     assert not collapsed, collapsed
     for bits, result in report["results"].items():
-        assert result["mAP"] > result["chance"] + 0.15, (name, bits, result["mAP"], result["chance"])
+        margin = MARGINS.get(name, (MARGIN, ""))[0]
+        assert result["mAP"] > result["chance"] + margin, (name, bits, result["mAP"], result["chance"])

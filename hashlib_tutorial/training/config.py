@@ -167,9 +167,9 @@ DPFAH_WIDE = {"backbone_kwargs": {"width": 0.5}, "epochs": 140, "departures": ("
 
 # DPSH and DSH: baselines on DPFAH's backbone and recipe, without attention (nor SimAM's settings) or class loss.
 # DPSH's likelihood alone, from random weights under the CPU recipe, can sit at the saddle u = 0 (likelihood
-# ln 2): on a small synthetic folder it ends near chance (recipe row LA). The normalized_codes departure
-# (see methods.DPSH) lifts that folder (rows LF, LH) but lowers CIFAR-10's quick protocol at 32 bits (rows LK,
-# LL), so no profile takes it yet: a recipe that does both is still to be found (the open issue on DAH's Table 2).
+# ln 2) for many epochs: on a small synthetic folder it is near chance after 30 epochs (recipe row LA) and above
+# it after the profile's 70 (row LM). The normalized_codes departure (see methods.DPSH) lifts that folder (rows
+# LF, LH) but lowers CIFAR-10's quick protocol at 32 bits (rows LK, LL), so no profile takes it.
 DPSH = {name: {**settings, "attention": None, "loss_weights": {"eta": 0.1},
                "backbone_kwargs": {k: v for k, v in settings["backbone_kwargs"].items() if k != "attention_kwargs"}}
         for name, settings in DPFAH.items()}

@@ -185,7 +185,7 @@ COLLAPSE_REMEDY = (
     "a likelihood-only objective (dpsh, admth with departures=[]) from random weights may need its hash layer "
     "standardised (--set departures=normalized_codes) or a class loss (admth: --set departures=class_loss, "
     "or dpfah instead of dpsh); otherwise more steps (--epochs, or a smaller --batch-size on a small dataset) "
-    "or a longer warm-up (--set warmup_fraction=0.5). REPRODUCTION.md's recipe rows LA-LL measure these."
+    "or a longer warm-up (--set warmup_fraction=0.5). REPRODUCTION.md recipe rows LA-LM measure these."
 )
 
 
