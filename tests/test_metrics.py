@@ -165,16 +165,21 @@ def test_metrics_do_not_depend_on_the_chunk_size(monkeypatch):
 # --------------------------------------------------------------------------------------------------
 
 
+def tie_heavy_cases(labels: str, seed: int, cases: int = 4):
+    """(query codes, database codes, query labels, database labels): 3 queries, 6 items, 2-bit codes."""
+    rng = np.random.default_rng(seed)
+    for _ in range(cases):
+        q, d = rng.integers(0, 2, (3, 2)), rng.integers(0, 2, (6, 2))
+        if labels == "single":
+            yield q, d, rng.integers(0, 2, 3), rng.integers(0, 2, 6)
+        else:
+            yield q, d, (rng.random((3, 3)) < 0.5) * 1, (rng.random((6, 3)) < 0.5) * 1
+
+
 @pytest.mark.parametrize("labels", ["single", "multi"])
 def test_tie_aware_map_equals_enumeration_over_all_database_orders(labels):
     # 6 items, 2-bit codes: few distinct distances, so every query sees large tie groups
-    rng = np.random.default_rng(3)
-    for _ in range(4):
-        q, d = rng.integers(0, 2, (3, 2)), rng.integers(0, 2, (6, 2))
-        if labels == "single":
-            ql, dl = rng.integers(0, 2, 3), rng.integers(0, 2, 6)
-        else:
-            ql, dl = (rng.random((3, 3)) < 0.5) * 1, (rng.random((6, 3)) < 0.5) * 1
+    for q, d, ql, dl in tie_heavy_cases(labels, seed=3):
         for topk in (None, 1, 2, 3, 4, 5):
             orders = [list(p) for p in itertools.permutations(range(6))]
             enumerated = np.mean([mean_average_precision(q, d[p], ql, dl[p], topk=topk) for p in orders])
@@ -360,13 +365,7 @@ def test_chance_level_is_the_mean_fraction_of_relevant_items(labels):
 @pytest.mark.parametrize("labels", ["single", "multi"])
 def test_tie_aware_precision_at_n_equals_enumeration_over_all_database_orders(labels):
     # 6 items, 2-bit codes: large tie groups; the mean of the stable P@N over every database order
-    rng = np.random.default_rng(4)
-    for _ in range(4):
-        q, d = rng.integers(0, 2, (3, 2)), rng.integers(0, 2, (6, 2))
-        if labels == "single":
-            ql, dl = rng.integers(0, 2, 3), rng.integers(0, 2, 6)
-        else:
-            ql, dl = (rng.random((3, 3)) < 0.5) * 1, (rng.random((6, 3)) < 0.5) * 1
+    for q, d, ql, dl in tie_heavy_cases(labels, seed=4):
         n_values = [1, 2, 3, 4, 5, 6]
         orders = [list(p) for p in itertools.permutations(range(6))]
         enumerated = np.mean([precision_at_n(q, d[p], ql, dl[p], n_values) for p in orders], axis=0)
