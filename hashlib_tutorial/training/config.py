@@ -194,7 +194,7 @@ DAH = {
         CPU_RECIPE, epochs=36, batch_size=128, backbone="resnet18",
         backbone_kwargs={"stem": "cifar", "width": 0.25, "placement": "blocks"}, attention="cbam",
         departures=("one_sided_dissimilar",), loss_weights={"class": 5.0},
-    ), demo_epochs=30, protocol="cifar10-2", epochs=22, batch_size=256, eval_every=5,
+    ), demo_epochs=30, protocol="cifar10-2", epochs=50, batch_size=256, eval_every=5,
         backbone_kwargs={"width": 0.5}, test_flip=True),
 }
 # DAH's own ResNet-30 at half width, the widest whose 13 epochs of cifar10-2 fit in an hour here.
