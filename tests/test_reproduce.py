@@ -17,7 +17,7 @@ from hashlib_tutorial.report.rows import ABLATION_ROWS, BITS, DEMO_ROWS, MAIN_RO
 from hashlib_tutorial.report.seeds import format_mean_sd, mean_sd, seed_reports, seed_values, verdict
 from hashlib_tutorial.report.tables import (BEGIN, DEMO_MARKERS, END, fill_report, headline_table, machine,
                                             markdown_table, report_tables)
-from hashlib_tutorial.training.config import DAH_PAPER_NETWORK, DPFAH_WIDE, PROFILES
+from hashlib_tutorial.training.config import DPFAH_WIDE, PROFILES, resolve_config
 from hashlib_tutorial.training.registry import build_method
 
 
@@ -55,14 +55,14 @@ def test_table_puts_the_papers_numbers_beside_ours_and_figures_are_written(tmp_p
     dpfah["config"].update(backbone="resnet18", backbone_kwargs={"width": 0.25}, attention="simam")
     dah = fake_report("dah", (48,), 0.7)
     dah["config"].update(backbone="dah_resnet30", backbone_kwargs={"width": 0.5}, attention="cbam")
-    results = fake_results({"dpfah": dpfah, "dah-resnet30": dah, "itq-features": fake_report("itq", (16,), 0.3),
+    results = fake_results({"dpfah": dpfah, "dah-paper": dah, "itq-features": fake_report("itq", (16,), 0.3),
                             "dpfah-simam": fake_report("dpfah", (32,), 0.2),
                             "admth-mosaic": {**fake_report("admth", (16,), 0.9), "dataset": "cifar10-mosaic"}})
     table = markdown_table(results)
     assert table.startswith("mAP@ALL, profile `cpu`; trained on cpu, 2 threads, hardware not recorded at commit abc")
     assert "| dpfah | quick | resnet18 x0.25, simam at the stem | 3 | 16 | 0.500 | 0.490 |  | 0.400 | 0.700 | 10 | " \
            "0.838 (cifar10, mAP@ALL) |" in table
-    assert "| dah-resnet30 | quick | dah_resnet30 x0.5, cbam | 3 | 48 | 0.700 |" in table and "| 0.923 (cifar10-2" in table
+    assert "| dah-paper | quick | dah_resnet30 x0.5, cbam | 3 | 48 | 0.700 |" in table and "| 0.923 (cifar10-2" in table
     assert "| itq-features | quick | - | - | 16 | 0.300 | 0.290 |  | 0.400 | 0.700 | 10 |  |" in table  # no epochs, no paper
     assert "| admth-mosaic | cifar10-mosaic quick (multi-label stand-in for NUS-WIDE / MS-COCO) |" in table
     assert "dpfah-simam" not in table  # ablations have their own tables
@@ -96,7 +96,7 @@ def test_seed_statistics_and_verdicts_by_hand():
 
 
 def test_report_tables_show_seeded_ablations_timings_and_missing_rows():
-    rows = {"dah": fake_report("dah", (48,), 0.9), "dah-lengths": fake_report("dah", (12, 24), 0.6),
+    rows = {"dah": fake_report("dah", (48,), 0.9), "dah-12": fake_report("dah", (12,), 0.6),
             "dah-recipe": fake_report("dah", (48,), 0.5), "dah-recipe-seed1": fake_report("dah", (48,), 0.52),
             "dah-no-cbam": fake_report("dah", (48,), 0.55), "dah-no-cbam-seed1": fake_report("dah", (48,), 0.57),
             "dpfah-backbone": fake_report("dpfah", (32,), 0.4),
@@ -105,7 +105,7 @@ def test_report_tables_show_seeded_ablations_timings_and_missing_rows():
                for s in ("", "-seed1")}}
     text = report_tables(fake_results(rows))
     assert "17 rows (seeds counted); the invocations that finished them took 17 min in all" in text
-    assert "| 12 | dah-lengths | resnet18 x0.25, no attention | 3 | 10 | 0.600 | 0.925 | 0.700 | 123 | 0.050 |" in text
+    assert "| 12 | dah-12 | resnet18 x0.25, no attention | 3 | 10 | 0.600 | 0.925 | 0.700 | 123 | 0.050 |" in text
     assert "| 48 | dah | resnet18 x0.25, no attention | 3 | 10 | 0.900 | 0.923 | 0.700 | 123 | 0.050 |" in text
     assert "| DAH (CBAM, DAH's loss) | dah-recipe | 48 | 0.510 +- 0.014 (2 seeds) |  |  |" in text
     assert ("| NoneA-DAH (no CBAM) | dah-no-cbam | 48 | 0.560 +- 0.014 (2 seeds) | dah-recipe | "
@@ -142,15 +142,19 @@ def test_rows_per_profile_and_their_settings(tmp_path):
         for label, row in rows_for(profile).items():
             for b in ([row.bits] if row.method == "admth" else row.bits):
                 build_method(row.method, b, profile, **row_settings(label, profile, tmp_path))
-    # DAH's report rows: its own protocol on the CPU network and on its own ResNet-30, for as many
-    # epochs as fit in about the same time; its ablations: the quick network on cifar10
+    # DAH's report rows: its own protocol on the CPU network at every length, and DAH as published (the
+    # paper profile's settings and nothing of the CPU recipe); its ablations: the quick network on cifar10
     dah = build_method("dah", 48, "cpu").config
-    paper_network = build_method("dah", 48, "cpu", **row_settings("dah-resnet30", "cpu", tmp_path)).config
+    published = build_method("dah", 48, "cpu", **row_settings("dah-paper", "cpu", tmp_path)).config
     assert (dah.protocol, dah.backbone, dah.attention) == ("cifar10-2", "resnet18", "cbam")
-    assert network({"method": "dah", "config": dah.to_dict()}) == "resnet18 x0.25, cbam in every block"
-    assert (paper_network.protocol, paper_network.backbone, paper_network.backbone_kwargs) == \
-        ("cifar10-2", "dah_resnet30", {"width": 0.5})
-    assert {**paper_network.to_dict(), **DAH_PAPER_NETWORK} == {**dah.to_dict(), **DAH_PAPER_NETWORK}  # nothing else
+    assert network({"method": "dah", "config": dah.to_dict()}) == \
+        "resnet18 x0.5, cbam in every block, codes averaged with the mirror image's (test_flip)"
+    for k in (12, 24, 36):
+        assert build_method("dah", k, "cpu", **row_settings(f"dah-{k}", "cpu", tmp_path)).config.to_dict() == \
+            {**dah.to_dict(), "bits": (k,)}
+    paper = resolve_config("dah", (48,), "paper")
+    differs = {k for k, v in published.to_dict().items() if v != paper.to_dict()[k]}
+    assert differs == {"profile", "epochs", "eval_every"}, differs  # nothing of the CPU recipe leaks in
     # DPFAH's larger-budget row: the cpu profile at half width, twice the epochs, the class branch on the codes
     dpfah = build_method("dpfah", 32, "cpu").config
     wide = build_method("dpfah", 32, "cpu", **row_settings("dpfah-wide", "cpu", tmp_path)).config

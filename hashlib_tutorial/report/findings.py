@@ -65,7 +65,7 @@ def _span(values: list[float]) -> str:
 def findings(results: dict) -> str:
     """Markdown bullets: the headline rows against the papers, then each claimed effect with its verdict."""
     rows, lines = results["rows"], []
-    for label, paper in (("dah", "dah"), ("dah-resnet30", "dah"), ("dah-lengths", "dah"), ("dpfah", "dpfah"),
+    for label, paper in (("dah", "dah"), ("dah-12", "dah"), ("dah-24", "dah"), ("dah-36", "dah"), ("dah-paper", "dah"), ("dpfah", "dpfah"),
                          ("dpfah-wide", "dpfah")):
         if (line := _headline(rows, label, paper)) is not None:
             lines.append(f"- {line}")

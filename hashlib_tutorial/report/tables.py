@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..training.registry import method_class
-from .papers import PAPER_ADMTH_SECONDS, PAPER_DAH_ENCODE_US, PAPER_MAP
-from .rows import BITS, MAIN_ROWS, PAPER_OBJECTIVE
+from .ablations import ablation_tables
 from .findings import findings, format_map, network
-from .seeds import format_mean_sd, mean_sd, seed_reports, seed_values, verdict
+from .papers import PAPER_DAH_ENCODE_US, PAPER_MAP
+from .rows import MAIN_ROWS
 
 
 def _epochs(report: dict) -> str:
@@ -81,40 +81,7 @@ def _p1000(r: dict) -> str:
     return "" if value is None else f"{value:.3f}"
 
 
-def seeded_table(rows: dict, entries: list[tuple[str, str, str | None]], bits: list[str]) -> str:
-    """One line per (name, row, compared-with row) and code length: mean +- sd over seeds, and the verdict."""
-    lines = ["| | row | bits | mAP, mean +- sd | against | difference |", "|---|---|---|---|---|---|"]
-    for name, label, against in entries:
-        for b in bits:
-            values = seed_values(rows, label, b)
-            versus = verdict(values, seed_values(rows, against, b)) if against else ""
-            lines.append(f"| {name} | {label} | {b} | {format_mean_sd(values)} | {against or ''} | {versus} |")
-    return "\n".join(lines) + "\n"
-
-
-def _seconds(rows: dict, label: str) -> list[float]:
-    return [next(iter(r["results"].values()))["train_seconds"] for r in seed_reports(rows, label)]
-
-
-DEPARTURES = [(p, f"{p}-recipe", f"{p}-paper-objective", bits) for p, bits in
-              (("dpfah", ["32"]), ("dah", ["48"]), ("admth", list(map(str, BITS))))]
-
-
-def _paper_faithful(method: str) -> str:
-    """What a paper-faithful row restores: the objective, and the optimiser when the row restores it too."""
-    return "the paper's objective" + (" and optimiser" if "optimizer" in PAPER_OBJECTIVE[method] else "")
-
-
-DPFAH_TABLE5 = [("ResNet-18 + DPSH likelihood (backbone)", "dpfah-backbone", None),
-                ("+ SimAM at the stem", "dpfah-simam", "dpfah-backbone"),
-                ("+ quantisation and class losses (DPFAH)", "dpfah-recipe", "dpfah-simam"),
-                ("DPFAH without SimAM", "dpfah-no-simam", "dpfah-recipe"),
-                ("DPFAH with SimAM in every block", "dpfah-simam-blocks", "dpfah-recipe")]
-DAH_ABLATION = [("DAH (CBAM, DAH's loss)", "dah-recipe", None), ("NoneA-DAH (no CBAM)", "dah-no-cbam", "dah-recipe"),
-                ("DPSH's loss, same network", "dah-dpsh-loss", "dah-recipe")]
-ADMTH_ABLATION = [("ADMTH (split at the first FC, SE)", "admth-recipe", None),
-                  ("branches split at the second FC", "admth-split-1", "admth-recipe"),
-                  ("no SE", "admth-no-se", "admth-recipe")]
+DAH_TABLE2 = ("dah", "dah-12", "dah-24", "dah-36", "dah-paper")  # the rows of DAH on its own protocol
 
 
 def report_tables(results: dict) -> str:
@@ -125,12 +92,7 @@ def report_tables(results: dict) -> str:
              f"\n{len(rows)} rows (seeds counted); the invocations that finished them took {minutes:.0f} min in all "
              "(the sum of each row's `provenance.seconds`; a row resumed after an interruption counts only its "
              "last part).\n", "\n## Findings\n\n", findings(results)]
-    if any(recipe in rows for _, recipe, _, _ in DEPARTURES):
-        lines = [seeded_table(rows, [(f"{p}: CPU recipe", recipe, None), (f"{p}: {_paper_faithful(p)}", paper, recipe)], bits)
-                 for p, recipe, paper, bits in DEPARTURES]
-        parts += ["\n## What the departures buy: the paper-faithful objective beside the recipe, same budget\n",
-                  "\n".join(lines)]
-    dah_rows = [(label, b, r) for label in ("dah", "dah-resnet30", "dah-lengths") if label in rows
+    dah_rows = [(label, b, r) for label in DAH_TABLE2 if label in rows
                 for b, r in rows[label]["results"].items()]
     if dah_rows:
         lines = ["| bits | row | network | epochs | train s | mAP | paper mAP | P@1000 | "
@@ -142,24 +104,7 @@ def report_tables(results: dict) -> str:
                          f"{r.get('train_seconds', 0):.0f} | {format_map(r)} | {'' if paper is None else f'{paper:.3f}'} | "
                          f"{_p1000(r)} | {r['encode_us_per_image']:.0f} | {r['bit_balance']['mean_abs_deviation']:.3f} |")
         parts += ["\n## DAH on its own protocol (Table 2)\n", "\n".join(lines) + "\n"]
-    if "dah-recipe" in rows:
-        parts += ["\n## DAH ablations (Tables 3-5)\n", seeded_table(rows, DAH_ABLATION, ["48"])]
-    if "dpfah-recipe" in rows or "dpfah-backbone" in rows:
-        parts += ["\n## DPFAH ablation (Table 5)\n", seeded_table(rows, DPFAH_TABLE5, ["32"])]
-    if "admth-recipe" in rows:
-        parts += ["\n## ADMTH: split point (Table 2) and SE\n",
-                  seeded_table(rows, ADMTH_ABLATION, list(map(str, BITS)))]
-        singles = [(f"single-length run, {b} bits", f"admth-single-{b}", "admth-recipe") for b in BITS]
-        parts += ["\n## ADMTH: one multi-length run against four single-length runs (Table 3)\n",
-                  "\n".join(seeded_table(rows, [entry], [str(b)]) for entry, b in zip(singles, BITS))]
-        multi, single = _seconds(rows, "admth-recipe"), [_seconds(rows, f"admth-single-{b}") for b in BITS]
-        if all(single):
-            four = [sum(s) for s in zip(*single)]
-            ratio = mean_sd(multi)[0] / mean_sd(four)[0]
-            parts.append(f"\nTraining seconds, the same epochs: one multi-length run {format_mean_sd(multi, 0)}, "
-                         f"four single-length runs {format_mean_sd(four, 0)} (ratio {ratio:.2f}); the paper: "
-                         f"{PAPER_ADMTH_SECONDS['multi-length']} vs {PAPER_ADMTH_SECONDS['four single-length runs']} "
-                         f"(ratio {PAPER_ADMTH_SECONDS['multi-length'] / PAPER_ADMTH_SECONDS['four single-length runs']:.2f}).\n")
+    parts.append(ablation_tables(rows))
     return "".join(parts)
 
 
