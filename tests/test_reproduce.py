@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from hashlib_tutorial import course
-from hashlib_tutorial.report import recipe, tables
+from hashlib_tutorial.report import ablations, recipe, tables
 from hashlib_tutorial.report.papers import PAPER_MAP
 from hashlib_tutorial.report import reproduce as reproduce_module
 from hashlib_tutorial.report.figures import write_figures
@@ -89,9 +89,10 @@ def test_seed_statistics_and_verdicts_by_hand():
     assert mean == pytest.approx(0.52) and sd == pytest.approx(0.02)  # sqrt((0.02^2 + 0 + 0.02^2) / 2)
     assert format_mean_sd([0.50, 0.52, 0.54]) == "0.520 +- 0.020 (3 seeds)"
     assert format_mean_sd([]) == "not run"
-    # b - a = 0.085 > 0.020 + 0.0071: measurable; c - a = 0.02 < 0.020 + 0.014: not
-    assert verdict(seed_values(rows, "b", "32"), seed_values(rows, "a", "32")) == "+0.085 (measurable)"
-    assert verdict(seed_values(rows, "c", "32"), seed_values(rows, "a", "32")) == "no measurable difference (+0.020)"
+    # the t-test of report.seeds (tests/test_report_power.py checks it by hand): b - a called, c - a not
+    assert verdict(seed_values(rows, "b", "32"), seed_values(rows, "a", "32")) == "+0.085 (t-test p = 0.012: called at 5%)"
+    assert verdict(seed_values(rows, "c", "32"), seed_values(rows, "a", "32")) == \
+        "+0.020 (t-test p = 0.32: not called at 5%; these seeds detect differences of 0.069 or more)"
     assert verdict([0.5], [0.4, 0.41]) == "fewer than 2 seeds"
 
 
@@ -107,19 +108,21 @@ def test_report_tables_show_seeded_ablations_timings_and_missing_rows():
     assert "17 rows (seeds counted); the invocations that finished them took 17 min in all" in text
     assert "| 12 | dah-12 | resnet18 x0.25, no attention | 3 | 10 | 0.600 | 0.925 | 0.700 | 123 | 0.050 |" in text
     assert "| 48 | dah | resnet18 x0.25, no attention | 3 | 10 | 0.900 | 0.923 | 0.700 | 123 | 0.050 |" in text
-    assert "| DAH (CBAM, DAH's loss) | dah-recipe | 48 | 0.510 +- 0.014 (2 seeds) |  |  |" in text
-    assert ("| NoneA-DAH (no CBAM) | dah-no-cbam | 48 | 0.560 +- 0.014 (2 seeds) | dah-recipe | "
-            "+0.050 (measurable) |") in text
-    assert "| DPSH's loss, same network | dah-dpsh-loss | 48 | not run | dah-recipe |  |" in text
-    assert "| + SimAM at the stem | dpfah-simam | 32 | not run | dpfah-backbone |  |" in text
+    assert "| DAH (CBAM, DAH's loss) | dah-recipe | 48 | 0.510 +- 0.014 (2 seeds) |  |  |  |  |  |" in text
+    assert ("| NoneA-DAH (no CBAM) | dah-no-cbam | 48 | 0.560 +- 0.014 (2 seeds) | dah-recipe | +0.050 (p = 0.072) | "
+            "0.076 | not typed (DAH: NoneA-DAH, table not located) | not called; no paper number to set against the "
+            "0.076 these seeds detect |") in text
+    assert "| DPSH's loss, same network | dah-dpsh-loss | 48 | not run | dah-recipe |  |  |  |  |" in text
+    assert "| + SimAM at the stem | dpfah-simam | 32 | not run | dpfah-backbone |  |  |  |  |" in text
     assert ("| single-length run, 16 bits | admth-single-16 | 16 | 0.440 +- 0.000 (2 seeds) | admth-recipe | "
-            "-0.010 (measurable) |") in text
+            "-0.010 (p < 0.001) | 0.000 | not typed (ADMTH: a figure) | called at 5% |") in text  # no spread at all
     assert "one multi-length run 100 +- 0 (2 seeds), four single-length runs 200 +- 0 (2 seeds) (ratio 0.50)" in text
     # the findings: numbers and directions written from the rows
     assert ("- **dah** (quick, resnet18 x0.25, no attention, 3 epochs, 0 min of training per model): mAP@ALL 0.900 at 48 bits; "
             "the paper (cifar10-2, mAP@ALL): 0.923 at 48.") in text
-    assert ("- CBAM in DAH (DAH against NoneA-DAH): 0.510 +- 0.014 (2 seeds) against 0.560 +- 0.014 (2 seeds): "
-            "-0.050 (measurable).") in text
+    assert ("- CBAM in DAH (DAH against NoneA-DAH), 48 bits: 0.510 +- 0.014 (2 seeds) against 0.560 +- 0.014 (2 seeds): "
+            "-0.050 (t-test p = 0.072); smallest difference 2 seeds detect: 0.076; the paper: not typed (DAH: NoneA-DAH, "
+            "table not located); not called; no paper number to set against the 0.076 these seeds detect.") in text
     assert "- Training ADMTH's four lengths at once took 0.50 of the time of four single-length runs (the paper: 0.33)." in text
     assert "SimAM at DPFAH's stem" not in text  # neither row ran
 
@@ -353,5 +356,5 @@ def test_admth_findings_give_one_chance_level_when_every_length_shares_it():
 
 
 def test_paper_faithful_rows_are_named_by_what_they_restore():
-    assert tables._paper_faithful("dpfah") == "the paper's objective and optimiser"  # RMSProp 5e-5
-    assert tables._paper_faithful("admth") == "the paper's objective"  # keeps the CPU recipe's SGD
+    assert ablations._paper_faithful("dpfah") == "the paper's objective and optimiser"  # RMSProp 5e-5
+    assert ablations._paper_faithful("admth") == "the paper's objective"  # keeps the CPU recipe's SGD

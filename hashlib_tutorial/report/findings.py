@@ -4,8 +4,9 @@ comes from ``results.json``, so the prose cannot drift from the tables."""
 from __future__ import annotations
 
 from ..training.registry import method_class
+from .ablations import compare, paper_cell, reading
 from .papers import PAPER_ADMTH_SECONDS, PAPER_MAP
-from .seeds import format_mean_sd, mean_sd, seed_values, verdict
+from .seeds import format_p, format_seeds, mean_sd, seed_values
 
 # (what is compared, row, baseline row, code length): the effects the papers claim
 EFFECTS = [
@@ -17,7 +18,7 @@ EFFECTS = [
     ("SimAM at the stem against SimAM in every block", "dpfah-recipe", "dpfah-simam-blocks", "32"),
     ("SE in ADMTH's trunk", "admth-recipe", "admth-no-se", "32"),
     ("ADMTH's branches split at the first FC layer rather than the second", "admth-recipe", "admth-split-1", "32"),
-    ("one multi-length ADMTH run against a single-length run, at 32 bits", "admth-recipe", "admth-single-32", "32"),
+    ("one multi-length ADMTH run against a single-length run", "admth-recipe", "admth-single-32", "32"),
     ("DPFAH's CPU recipe against its paper's objective and optimiser", "dpfah-recipe", "dpfah-paper-objective", "32"),
     ("DAH's CPU recipe against its paper's objective and optimiser", "dah-recipe", "dah-paper-objective", "48"),
     ("ADMTH's CPU recipe against its paper's objective", "admth-recipe", "admth-paper-objective", "32"),
@@ -62,8 +63,20 @@ def _span(values: list[float]) -> str:
     return low if low == high else f"{low}-{high}"
 
 
+def effect_line(rows: dict, name: str, label: str, baseline: str, bits: str) -> str | None:
+    """One claimed effect: both rows' seeds, the t-test, the smallest detectable difference, the paper's
+    effect and the reading (see :mod:`ablations`); None unless both rows ran."""
+    if not (seed_values(rows, label, bits) and seed_values(rows, baseline, bits)):
+        return None
+    head = f"- {name}, {bits} bits: {format_seeds(rows, label, bits)} against {format_seeds(rows, baseline, bits)}"
+    if (c := compare(rows, label, baseline, bits)) is None:
+        return f"{head}: fewer than 2 seeds."
+    return (f"{head}: {c.difference:+.3f} (t-test {format_p(c.p)}); smallest difference {c.seeds} detect: {c.mdd:.3f}; "
+            f"the paper: {paper_cell(c)}; {reading(c)}.")
+
+
 def findings(results: dict) -> str:
-    """Markdown bullets: the headline rows against the papers, then each claimed effect with its verdict."""
+    """Markdown bullets: the headline rows against the papers, then each claimed effect with its reading."""
     rows, lines = results["rows"], []
     for label, paper in (("dah", "dah"), ("dah-12", "dah"), ("dah-24", "dah"), ("dah-36", "dah"), ("dah-paper", "dah"), ("dpfah", "dpfah"),
                          ("dpfah-wide", "dpfah")):
@@ -77,10 +90,8 @@ def findings(results: dict) -> str:
                          + f" at {'/'.join(report['results'])} bits"
                          + (f" (chance {_span(chance)})." if chance else "."))
     for name, label, baseline, bits in EFFECTS:
-        values, base = seed_values(rows, label, bits), seed_values(rows, baseline, bits)
-        if values and base:
-            lines.append(f"- {name}: {format_mean_sd(values)} against {format_mean_sd(base)}: "
-                         f"{verdict(values, base)}.")
+        if line := effect_line(rows, name, label, baseline, bits):
+            lines.append(line)
     multi = [next(iter(r["results"].values()))["train_seconds"] for k, r in rows.items() if k.startswith("admth-recipe")]
     singles = [[next(iter(r["results"].values()))["train_seconds"] for k, r in rows.items()
                 if k.startswith(f"admth-single-{b}")] for b in (16, 32, 48, 64)]
