@@ -93,7 +93,7 @@ def test_reproduce_elsewhere_writes_its_figures_under_its_out_and_never_over_the
     assert trained_rows == ["lsh"]
     assert snapshot(PROJECT_ROOT / "figures", PROJECT_ROOT / "results", PROJECT_ROOT / "README.md") == before
     assert sorted(p.name for p in (tmp_path / "demo" / "figures").iterdir()) == [
-        f"demo_pr_pn_{b}bits.png" for b in (16, 32, 48, 64)]
+        f"demo_quick_pr_pn_{b}bits.png" for b in (16, 32, 48, 64)]
 
 
 # ------------------------------------------------------------ 5: codes files carry their weights

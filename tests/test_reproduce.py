@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import subprocess
 
 import pytest
 
@@ -9,7 +10,7 @@ from hashlib_tutorial import course
 from hashlib_tutorial.report import ablations, recipe, tables
 from hashlib_tutorial.report.papers import PAPER_MAP
 from hashlib_tutorial.report import reproduce as reproduce_module
-from hashlib_tutorial.report.figures import write_figures
+from hashlib_tutorial.report.figures import figure_specs, figures_block, write_figures
 from hashlib_tutorial.report.findings import findings, network
 from hashlib_tutorial import PROJECT_ROOT
 from hashlib_tutorial.report.reproduce import reproduce
@@ -42,12 +43,11 @@ def test_the_table_names_the_machine_of_each_row_when_rows_were_trained_on_sever
     dah["provenance"].update(avx2)
     assert machine(dah["provenance"]) == "cpu: AMD EPYC (AVX2), float32, 2 threads"
     assert machine(dpfah["provenance"]) == "cpu, 2 threads, hardware not recorded"
-    table = markdown_table(fake_results({"dpfah": dpfah, "dah": dah}))
-    assert table.startswith("mAP@ALL, profile `cpu`; trained on cpu, 2 threads, hardware not recorded (rows dpfah); "
-                            "cpu: AMD EPYC (AVX2), float32, 2 threads (rows dah) at commit abc")
-    dpfah["provenance"].update(avx2)
-    assert "trained on cpu: AMD EPYC (AVX2), float32, 2 threads at commit abc" in markdown_table(fake_results({"dpfah": dpfah}))
-    assert "trained on (no main row yet) at commit abc" in markdown_table(fake_results({"dpfah-simam": dpfah}))
+    table = markdown_table(fake_results({"dpfah": dpfah, "dah": dah}))  # each row's machine in its own column
+    assert "| dpfah | resnet18 x0.25, no attention | 3 | 10 | cpu, 2 threads, hardware not recorded |" in table
+    assert "| dah | resnet18 x0.25, no attention | 3 | 10 | cpu: AMD EPYC (AVX2), float32, 2 threads |" in table
+    assert "Profile `cpu`, trained at commit abc." in table
+    assert markdown_table(fake_results({"dpfah-simam": dpfah})) == ""  # ablations have their own tables
 
 
 def test_table_puts_the_papers_numbers_beside_ours_and_figures_are_written(tmp_path):
@@ -58,24 +58,31 @@ def test_table_puts_the_papers_numbers_beside_ours_and_figures_are_written(tmp_p
     results = fake_results({"dpfah": dpfah, "dah-paper": dah, "itq-features": fake_report("itq", (16,), 0.3),
                             "dpfah-simam": fake_report("dpfah", (32,), 0.2),
                             "admth-mosaic": {**fake_report("admth", (16,), 0.9), "dataset": "cifar10-mosaic"}})
-    table = markdown_table(results)
-    assert table.startswith("mAP@ALL, profile `cpu`; trained on cpu, 2 threads, hardware not recorded at commit abc")
-    assert "| dpfah | quick | resnet18 x0.25, simam at the stem | 3 | 16 | 0.500 | 0.490 |  | 0.400 | 0.700 | 10 | " \
-           "0.838 (cifar10, mAP@ALL) |" in table
-    assert "| dah-paper | quick | dah_resnet30 x0.5, cbam | 3 | 48 | 0.700 |" in table and "| 0.923 (cifar10-2" in table
-    assert "| itq-features | quick | - | - | 16 | 0.300 | 0.290 |  | 0.400 | 0.700 | 10 |  |" in table  # no epochs, no paper
-    assert "| admth-mosaic | cifar10-mosaic quick (multi-label stand-in for NUS-WIDE / MS-COCO) |" in table
+    table = markdown_table(results)  # one section per protocol, its sizes from the split code
+    assert table.startswith("### `quick`\n\nProtocol `quick`: 5,000 training images, 500 queries, 10,000 database "
+                            "images; the training images are drawn from the database.")
+    assert "| dpfah | resnet18 x0.25, simam at the stem | 3 | 20 | cpu, 2 threads, hardware not recorded |" in table
+    assert "| dpfah | 16 | 0.500 | 0.490 |  | 0.400 | 0.700 |\n" in table  # not the paper's protocol: no paper column
+    assert "| itq-features | - | - | 10 | cpu, 2 threads, hardware not recorded | no training: hashes the pixels |" in table
+    assert "### `cifar10-mosaic-quick`" in table and "multi-label stand-in for NUS-WIDE / MS-COCO" in table
     assert "dpfah-simam" not in table  # ablations have their own tables
+    dpfah["protocol"] = "cifar10"  # on DPFAH's own protocol, its paper's number beside
+    assert "| dpfah | 16 | 0.500 | 0.490 |  | 0.400 | 0.700 | 0.838 |" in markdown_table(results)
+    dpfah["protocol"] = "quick"
     dpfah["config"]["test_flip"] = True
     dpfah["results"]["16"]["mAP_one_view"] = 0.45
-    assert "| resnet18 x0.25, simam at the stem, codes averaged with the mirror image's (test_flip) | 3 | 16 | " \
-           "0.500 (one view 0.450) | 0.490 |" in markdown_table(results)
+    table = markdown_table(results)
+    assert "| resnet18 x0.25, simam at the stem, codes averaged with the mirror image's (test_flip) | 3 | 20 |" in table
+    assert "| dpfah | 16 | 0.500 (one view 0.450) | 0.490 |" in table
     headline = headline_table(results)
-    assert "| row | 16 bits | 32 bits |" in headline and "| dpfah | 0.500 | 0.500 |" in headline
-    assert "| itq-features | 0.300 |  |" in headline and "| dpfah, paper (cifar10, mAP@ALL) | 0.838 | 0.845 |" in headline
+    assert "| row | protocol | 16 bits | 32 bits |" in headline and "| dpfah | quick | 0.500 | 0.500 |" in headline
+    assert "| itq-features | quick | 0.300 |  |" in headline and "| dpfah, paper | cifar10 | 0.838 | 0.845 |" in headline
     written = write_figures({**results, "profile": "quick"}, tmp_path)
-    assert [p.name for p in written] == ["quick_pr_pn_16bits.png", "quick_pr_pn_32bits.png", "quick_pr_pn_48bits.png",
-                                         "quick_map_vs_bits.png", "quick_map_vs_seconds.png"]
+    assert [p.name for p in written] == ["quick_quick_pr_pn_16bits.png", "quick_quick_pr_pn_32bits.png",
+                                         "quick_quick_pr_pn_48bits.png", "quick_quick_map_vs_bits.png",
+                                         "quick_quick_map_vs_seconds.png", "quick_cifar10-mosaic-quick_pr_pn_16bits.png",
+                                         "quick_cifar10-mosaic-quick_map_vs_bits.png",
+                                         "quick_cifar10-mosaic-quick_map_vs_seconds.png"]
     assert all(p.stat().st_size > 1000 for p in written)
 
 
@@ -105,9 +112,7 @@ def test_report_tables_show_seeded_ablations_timings_and_missing_rows():
             **{f"admth-single-{b}{s}": fake_report("admth", (b,), 0.44, seconds=50.0) for b in BITS
                for s in ("", "-seed1")}}
     text = report_tables(fake_results(rows))
-    assert "17 rows (seeds counted); the invocations that finished them took 17 min in all" in text
-    assert "| 12 | dah-12 | resnet18 x0.25, no attention | 3 | 10 | 0.600 | 0.925 | 0.700 | 123 | 0.050 |" in text
-    assert "| 48 | dah | resnet18 x0.25, no attention | 3 | 10 | 0.900 | 0.923 | 0.700 | 123 | 0.050 |" in text
+    assert "## Compute: every CPU-hour behind this report" in text  # DAH's Table 2 block: tests/test_report_tables.py
     assert "| DAH (CBAM, DAH's loss) | dah-recipe | 48 | 0.510 +- 0.014 (2 seeds) |  |  |  |  |  |" in text
     assert ("| NoneA-DAH (no CBAM) | dah-no-cbam | 48 | 0.560 +- 0.014 (2 seeds) | dah-recipe | +0.050 (p = 0.072) | "
             "0.076 | not typed (DAH: NoneA-DAH, table not located) | not called; no paper number to set against the "
@@ -287,6 +292,10 @@ def test_committed_report_matches_committed_results():
         pytest.skip("no results/cpu/results.json")
     results = json.loads(results.read_text())
     assert report_tables(results) in Path(PROJECT_ROOT / "REPRODUCTION.md").read_text()
+    # every figure of the committed results is committed, and embedded with its caption
+    assert figures_block(results) in Path(PROJECT_ROOT / "REPRODUCTION.md").read_text()
+    tracked = subprocess.run(["git", "ls-files", "figures/cpu_*"], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert sorted(f"figures/{spec['name']}" for spec in figure_specs(results)) == sorted(tracked.stdout.split())
     assert headline_table(results) in Path(PROJECT_ROOT / "README.md").read_text()
     demo = json.loads((PROJECT_ROOT / "results" / "demo" / "results.json").read_text())
     readme = Path(PROJECT_ROOT / "README.md").read_text()

@@ -3,8 +3,9 @@
 Writes ``<out>/<profile>/runs/<row>/`` (one resumable run per row and seed),
 ``<out>/<profile>/results.json`` (every number with its provenance, rewritten after each row),
 ``<out>/<profile>/results.md`` (the report's tables, generated from results.json) and the figures of
-:mod:`report.figures`: into the project's ``figures/`` (and the README's blocks) only when ``<out>`` is
-the project's ``results/`` (the default), else into ``<out>/<profile>/figures/``; nothing else is
+:mod:`report.figures`: into the project's ``figures/`` (and the README's and REPRODUCTION.md's blocks,
+the figures embedded with their captions) only when ``<out>`` is the project's ``results/`` (the default),
+else into ``<out>/<profile>/figures/``; nothing else is
 written. Trained into another ``<out>``, the table is printed beside the committed reference
 (``results/<profile>/results.json``). An interrupted reproduce continues where it stopped: a row
 already in results.json, or finished in its run folder, with the settings the row has now, is read
@@ -27,11 +28,13 @@ from pathlib import Path
 from .. import PROJECT_ROOT
 from ..data.files import read_json
 from ..training.config import PROFILES, resolve_config
-from ..training.runs import changed_settings, git_commit, provenance, resolve_device, save_json
+from ..training.runs import git_commit, provenance, resolve_device, save_json
 from ..training.train import train
-from .figures import write_figures
+from .figures import FIGURE_MARKERS, figures_block, write_figures
 from .papers import PAPER_MAP
 from .rows import row_settings, rows_for, seed_key
+from .status import stale as _stale  # reproduce._stale: what differs from the settings a row has now
+from .status import unfinished
 from .tables import DEMO_MARKERS, fill_report, headline_table, markdown_table, report_tables
 
 
@@ -89,10 +92,12 @@ def reproduce(profile: str, out_root: Path = PROJECT_ROOT / "results", methods: 
         results["provenance"] = _read_results(results_path)["provenance"]
     _write(results, out, out_root)
     write_figures(results, PROJECT_ROOT / "figures" if _is_project(out_root) else out / "figures")
+    if _is_project(out_root) and profile == "cpu":  # each figure embedded with its caption
+        fill_report(PROJECT_ROOT / "REPRODUCTION.md", results, figures_block(results), FIGURE_MARKERS)
     if train_missing and not missing and set(rows) == set(order):
         print(f"nothing to train: every row is in {results_path} (from commit {_commits(rows)}); "
               "pass --out <new folder> to train again")
-    print(markdown_table(results))
+    print(markdown_table(results, unfinished(results)))
     reference = PROJECT_ROOT / "results" / profile / "results.json"
     if missing and not _is_project(out_root) and reference.exists():
         print(beside_reference(results, _read_results(reference), reference.relative_to(PROJECT_ROOT)))
@@ -140,19 +145,6 @@ def _features_source(settings: dict) -> str | None:
     """The row whose trained network a row hashes the features of (``input_features``), or None."""
     name = Path(settings.get("input_features", "pixels")).name
     return None if name == "pixels" else name
-
-
-def _stale(report: dict | None, wanted: dict) -> str | None:
-    """None if ``report`` is a finished row trained with the ``wanted`` settings, else what differs."""
-    if report is None or "config" not in report:
-        return "not run"
-    if set(report["results"]) != set(map(str, wanted["bits"])):
-        return f"code lengths {sorted(report['results'])}"
-    ignored = {"data_dir": None, "bits": None}
-    where = lambda config: {"input_features": Path(config.get("input_features", "pixels")).name}  # noqa: E731 (a clone moves runs/)
-    changed = changed_settings({**report["config"], **ignored, **where(report["config"])},
-                               {**wanted, **ignored, **where(wanted)})
-    return ", ".join(changed) or None
 
 
 def _write(results: dict, out: Path, out_root: Path) -> list[Path]:

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from ..training.config import profile_settings
 from ..training.registry import method_class
 from .ablations import ablation_tables
+from .compute import report_compute, training_seconds
+from .departures import departures, describe_protocol, group, group_name, shared_departures
 from .findings import findings, format_map, network
 from .papers import PAPER_DAH_ENCODE_US, PAPER_MAP
 from .rows import MAIN_ROWS
+from .status import unfinished
 
 
 def _epochs(report: dict) -> str:
@@ -17,25 +23,18 @@ def _epochs(report: dict) -> str:
     return str(report.get("config", {}).get("epochs", "")) if deep else "-"  # lsh, itq: no training epochs
 
 
-def _data(report: dict) -> str:
-    """The row's data and protocol; the mosaics say what they stand in for."""
-    dataset = report.get("dataset", "cifar10")
-    if dataset == "cifar10-mosaic":
-        classes = report.get("config", {}).get("mosaic_classes")
-        each = f", {classes} classes per mosaic" if classes else ""
-        return f"cifar10-mosaic {report['protocol']}{each} (multi-label stand-in for NUS-WIDE / MS-COCO)"
-    return report["protocol"] if dataset == "cifar10" else f"{dataset} {report['protocol']}"
-
-
 def _paper_row(label: str, report: dict) -> dict | None:
-    """The paper's numbers for a main row of the paper's own method on CIFAR-10 (not the mosaics)."""
-    same = label.split("-")[0] == report["method"] and report.get("dataset", "cifar10") == "cifar10"
-    return PAPER_MAP.get(report["method"]) if same else None
+    """The paper's numbers for a main row of the paper's own method, on the paper's own protocol only."""
+    paper = PAPER_MAP.get(report["method"])
+    same = label.split("-")[0] == report["method"] and group(report) == ("cifar10", (paper or {}).get("protocol", "").split(",")[0])
+    return paper if same else None
 
 
 def machine(provenance: dict) -> str:
     """What trained a row: "cpu: AMD EPYC (AVX2), float32, 2 threads"; "hardware not recorded" for the rows
     trained before provenance held it (their seconds compare only with rows of the same machine)."""
+    if not provenance:
+        return "not recorded"
     hardware, threads = provenance.get("hardware"), provenance["threads"]
     threads = f"{threads} thread{'' if threads == 1 else 's'}"
     if hardware is None:
@@ -45,35 +44,76 @@ def machine(provenance: dict) -> str:
     return ", ".join(part for part in parts if part)
 
 
-def _machines(rows: dict) -> str:
-    """Each machine that trained a main row, with its rows when there are several machines."""
-    by_machine: dict[str, list[str]] = {}
-    for label, report in rows.items():
-        if label in MAIN_ROWS and "provenance" in report:
-            by_machine.setdefault(machine(report["provenance"]), []).append(label)
-    if len(by_machine) <= 1:
-        return next(iter(by_machine), "(no main row yet)")
-    return "; ".join(f"{name} (rows {', '.join(labels)})" for name, labels in by_machine.items())
+def _own_protocol(dataset: str, protocol: str) -> str:
+    """" (the protocol of DAH's paper)" when a paper's own numbers (:data:`papers.PAPER_MAP`) were measured on it."""
+    papers = [p.upper() for p, paper in PAPER_MAP.items() if (dataset, protocol) == ("cifar10", paper["protocol"].split(",")[0])]
+    return f" (the protocol of {' and '.join(papers)}'s paper{'s' * (len(papers) > 1)})" if papers else ""
 
 
-def markdown_table(results: dict) -> str:
-    """mAP per main row and code length, with the papers' numbers (and their protocols) beside ours."""
-    trained = [r["provenance"] for r in results["rows"].values() if "provenance" in r]
-    commits = ", ".join(sorted({p["git_commit"] for p in trained}))
-    lines = [f"mAP@ALL, profile `{results['profile']}`; trained on {_machines(results['rows'])} at commit {commits}", "",
-             "| row | data and protocol | network | epochs | bits | mAP (ours) | tie-aware | chance | P@r<=2 | P@1000 | "
-             "train s | paper mAP (its protocol) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+def _groups(results: dict, pending: dict) -> dict[tuple[str, str], list[str]]:
+    """(dataset, protocol) -> the main rows of results on it, in the order reproduce trains them; a protocol
+    with only rows still to train has an empty list."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for key, (_, _, wanted) in pending.items():
+        found.setdefault(group(wanted), [])
     for label, report in results["rows"].items():
-        if label not in MAIN_ROWS:
-            continue
-        paper = _paper_row(label, report)
-        for bits, r in report["results"].items():
-            theirs = f"{paper['mAP'][bits]:.3f} ({paper['protocol']})" if paper and bits in paper["mAP"] else ""
-            chance = "" if r.get("chance") is None else f"{r['chance']:.3f}"
-            lines.append(f"| {label} | {_data(report)} | {network(report)} | {_epochs(report)} | {bits} | {format_map(r)} | "
-                         f"{r['mAP_tie_aware']:.3f} | {chance} | {r['precision_radius2']:.3f} | {_p1000(r)} | "
-                         f"{r.get('train_seconds', 0):.0f} | {theirs} |")
-    return "\n".join(lines) + "\n"
+        if label in MAIN_ROWS:
+            found.setdefault(group(report), []).append(label)
+    return found
+
+
+def _pending_lines(results: dict, pending: dict, where: tuple[str, str]) -> list[str]:
+    """The rows of protocol ``where`` that are not trained yet under the current settings, with their command."""
+    labels: dict[str, list[str]] = {}
+    for key, (label, why, wanted) in pending.items():
+        if group(wanted) == where:
+            labels.setdefault(label, []).append(key if why == "not run" else f"{key}: {why}")
+    if not labels:
+        return []
+    lines = ["", "Not trained yet under the current settings (`results.json` has no result with the settings "
+             "each row has now):", ""]
+    for label, keys in labels.items():
+        lines.append(f"- {label} ({'; '.join(keys)}): `python -m hashlib_tutorial reproduce --profile "
+                     f"{results['profile']} --commit --rows {label}`")
+    return lines
+
+
+def markdown_table(results: dict, pending: dict | None = None) -> str:
+    """One section per protocol: its sizes and shared departures, its rows (network, epochs, seconds, machine,
+    the row's own departures), their mAP (with the paper's beside only on the paper's own protocol) and the
+    rows ``pending`` (see :func:`status.unfinished`) still to train on it."""
+    rows, pending, parts = results["rows"], pending or {}, []
+    for where, labels in _groups(results, pending).items():
+        reports = [rows[label] for label in labels]
+        shared = shared_departures(reports)
+        commits = ", ".join(sorted({r["provenance"]["git_commit"] for r in reports if "provenance" in r})) or "none"
+        trained = (f" Every trained row here departs from its paper in: {'; '.join(shared) or 'nothing found'}. "
+                   f"Profile `{results['profile']}`, trained at commit {commits}.") if labels else ""
+        lines = [f"### `{group_name(*where)}`{_own_protocol(*where)}", "", f"Protocol {describe_protocol(*where)}{trained}"]
+        if labels:
+            lines += ["", "| row | network | epochs | train s | machine | the row's other departures |", "|---|---|---|---|---|---|"]
+            lines += [f"| {label} | {network(r)} | {_epochs(r)} | {training_seconds(r):.0f} | "
+                      f"{machine(r.get('provenance', {}))} | {'; '.join(d for d in departures(r) if d not in shared)} |"
+                      for label, r in zip(labels, reports)]
+            papers = {label: _paper_row(label, r) for label, r in zip(labels, reports)}
+            theirs = any(papers.values())
+            lines += ["", "| row | bits | mAP@ALL | tie-aware | chance | P@r<=2 | P@1000 |" + (" paper's mAP |" if theirs else ""),
+                      "|---|---|---|---|---|---|---|" + ("---|" if theirs else "")]
+            for label, report in zip(labels, reports):
+                paper = papers[label]
+                for bits, r in report["results"].items():
+                    chance = "" if r.get("chance") is None else f"{r['chance']:.3f}"
+                    cells = [label, bits, format_map(r), f"{r['mAP_tie_aware']:.3f}", chance,
+                             f"{r['precision_radius2']:.3f}", _p1000(r)]
+                    if theirs:
+                        note = ", ".join(p for p in paper["protocol"].split(", ")[1:] if p != "mAP@ALL") if paper else ""
+                        cells.append(f"{paper['mAP'][bits]:.3f}{f' ({note})' if note else ''}"
+                                     if paper and bits in paper["mAP"] else "")
+                    lines.append("| " + " | ".join(cells) + " |")
+        else:
+            lines += ["", "No row trained on it yet."]
+        parts.append("\n".join(lines + _pending_lines(results, pending, where)) + "\n")
+    return "\n".join(parts)
 
 
 def _p1000(r: dict) -> str:
@@ -84,27 +124,47 @@ def _p1000(r: dict) -> str:
 DAH_TABLE2 = ("dah", "dah-12", "dah-24", "dah-36", "dah-paper")  # the rows of DAH on its own protocol
 
 
-def report_tables(results: dict) -> str:
-    """Every table of REPRODUCTION.md, generated from results.json (so the two cannot disagree)."""
-    rows = results["rows"]
-    minutes = sum(r["provenance"]["seconds"] for r in rows.values() if "provenance" in r) / 60
-    parts = ["## Main table\n", markdown_table(results),
-             f"\n{len(rows)} rows (seeds counted); the invocations that finished them took {minutes:.0f} min in all "
-             "(the sum of each row's `provenance.seconds`; a row resumed after an interruption counts only its "
-             "last part).\n", "\n## Findings\n\n", findings(results)]
-    dah_rows = [(label, b, r) for label in DAH_TABLE2 if label in rows
+def _ones_to_zeros(r: dict) -> str:
+    """The smallest and largest ones:zeros ratio of a bit, p_k / (1 - p_k), over the database codes."""
+    p = np.asarray(r["bit_balance"].get("fraction_ones", []), dtype=float)
+    if not len(p):
+        return ""
+    ratio = np.divide(p, 1 - p, out=np.full(p.shape, np.inf), where=p < 1)
+    return f"{ratio.min():.2f}-{ratio.max():.2f}"
+
+
+def dah_table2(rows: dict) -> str:
+    """DAH's rows on its own protocol beside DAH's Table 2, with encoding time and bit balance ("" without a row)."""
+    protocol = profile_settings("dah", "paper")["protocol"]
+    dah_rows = [(label, b, r) for label in DAH_TABLE2 if label in rows and group(rows[label]) == ("cifar10", protocol)
                 for b, r in rows[label]["results"].items()]
-    if dah_rows:
-        lines = ["| bits | row | network | epochs | train s | mAP | paper mAP | P@1000 | "
-                 f"encode us/img (paper: {PAPER_DAH_ENCODE_US:,}) | bit balance: mean abs(fraction of ones - 1/2) |",
-                 "|---|---|---|---|---|---|---|---|---|---|"]
-        for label, b, r in sorted(dah_rows, key=lambda row: int(row[1])):
-            paper = PAPER_MAP["dah"]["mAP"].get(b)
-            lines.append(f"| {b} | {label} | {network(rows[label])} | {_epochs(rows[label])} | "
-                         f"{r.get('train_seconds', 0):.0f} | {format_map(r)} | {'' if paper is None else f'{paper:.3f}'} | "
-                         f"{_p1000(r)} | {r['encode_us_per_image']:.0f} | {r['bit_balance']['mean_abs_deviation']:.3f} |")
-        parts += ["\n## DAH on its own protocol (Table 2)\n", "\n".join(lines) + "\n"]
-    parts.append(ablation_tables(rows))
+    if not dah_rows:
+        return ""
+    paper_bits = ", ".join(PAPER_MAP["dah"]["mAP"])
+    lines = [f"\n## DAH on `{protocol}` beside DAH's Table 2 (its mAP@ALL at {paper_bits} bits on `{protocol}`)\n",
+             "Bit balance is measured on the database codes, p_k being the fraction of codes with bit k set. Both "
+             "balance columns are this report's statistics, not the one in DAH's Table 5 (the paper's text was not "
+             "available here to check which statistic that table prints), so they have no paper column.", "",
+             "| bits | row | network | epochs | train s | mAP@ALL | DAH's Table 2 mAP | P@1000 | "
+             f"encode us/img (DAH, its GPU: {PAPER_DAH_ENCODE_US:,}) | mean of abs(p_k - 1/2) | ones:zeros of a bit, min-max |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for label, b, r in sorted(dah_rows, key=lambda row: int(row[1])):
+        paper = PAPER_MAP["dah"]["mAP"].get(b)
+        lines.append(f"| {b} | {label} | {network(rows[label])} | {_epochs(rows[label])} | "
+                     f"{r.get('train_seconds', 0):.0f} | {format_map(r)} | {'' if paper is None else f'{paper:.3f}'} | "
+                     f"{_p1000(r)} | {r['encode_us_per_image']:.0f} | {r['bit_balance']['mean_abs_deviation']:.3f} | "
+                     f"{_ones_to_zeros(r)} |")
+    return "\n".join(lines) + "\n"
+
+
+def report_tables(results: dict) -> str:
+    """Every table of REPRODUCTION.md, generated from results.json (so the two cannot disagree), with the rows
+    still to train under the current settings and, for the cpu profile, every CPU-hour behind the report."""
+    rows = results["rows"]
+    parts = ["## Results, one protocol at a time\n\n", markdown_table(results, unfinished(results)),
+             "\n## Findings\n\n", findings(results), dah_table2(rows), ablation_tables(rows)]
+    if results["profile"] == "cpu":
+        parts += ["\n## Compute: every CPU-hour behind this report\n\n", report_compute(rows)]
     return "".join(parts)
 
 
@@ -124,15 +184,18 @@ def fill_report(path: Path, results: dict, tables: str | None = None, markers: t
 
 
 def headline_table(results: dict) -> str:
-    """mAP@ALL of the main rows, one line per row and one column per code length (the README's table)."""
+    """mAP@ALL of the main rows, one line per row and one column per code length, with each row's protocol
+    (the README's table); the papers' numbers on their own protocols below."""
     main = {label: r for label, r in results["rows"].items() if label in MAIN_ROWS}
+    main = dict(sorted(main.items(), key=lambda item: list(dict.fromkeys(map(group, main.values()))).index(group(item[1]))))
     bits = sorted({int(b) for r in main.values() for b in r["results"]})
-    lines = ["| row | " + " | ".join(f"{b} bits" for b in bits) + " |", "|---" * (len(bits) + 1) + "|"]
+    lines = ["| row | protocol | " + " | ".join(f"{b} bits" for b in bits) + " |", "|---" * (len(bits) + 2) + "|"]
     for label, report in main.items():
         cells = [f"{report['results'][str(b)]['mAP']:.3f}" if str(b) in report["results"] else "" for b in bits]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label} | {group_name(*group(report))} | " + " | ".join(cells) + " |")
     for method, paper in PAPER_MAP.items():
         if method in main:
+            protocol, *notes = paper["protocol"].split(", ")
             cells = [f"{paper['mAP'][str(b)]:.3f}" if str(b) in paper["mAP"] else "" for b in bits]
-            lines.append(f"| {method}, paper ({paper['protocol']}) | " + " | ".join(cells) + " |")
+            lines.append(f"| {method}, paper{''.join(f', {n}' for n in notes if n != 'mAP@ALL')} | {protocol} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
