@@ -126,3 +126,15 @@ def test_against_report_sets_one_seed_against_the_report_rows_spread():
     assert f"differ by more than {band:.3f} one time in 20" in text and "one seed cannot rank \"A\" and \"B\"" in text
     text = against_report("A", "B", {"A": {"mAP": 0.6}, "B": {"mAP": 0.4}}, report_rows, "a", "b", "32")
     assert text.endswith("and the report's rows differ in the same direction")
+
+
+def test_a_main_row_with_several_seeds_is_reported_over_them_in_the_findings():
+    from hashlib_tutorial.report.findings import findings
+    rows = {}
+    for seed, (value, one_view) in enumerate(((0.55, 0.53), (0.57, 0.55), (0.56, 0.54))):
+        report = run("dpfah", {32: value})
+        report["config"] = {"epochs": 3, "backbone": "resnet18", "backbone_kwargs": {"width": 0.25}, "attention": "simam"}
+        report["results"]["32"]["mAP_one_view"] = one_view
+        rows["dpfah" if seed == 0 else f"dpfah-seed{seed}"] = report
+    assert ("mAP@ALL 0.560 +- 0.010 (3 seeds), one view 0.540 at 32 bits; the paper (cifar10, mAP@ALL): 0.845 at 32."
+            in findings({"rows": rows}))

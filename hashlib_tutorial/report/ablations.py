@@ -55,9 +55,9 @@ def paper_cell(c: Comparison) -> str:
     if c.paper is None:
         return "-"
     entry, sign = c.paper
-    if entry.effect is None:
-        return f"not typed ({entry.paper}: {entry.where})" if entry.where else f"none in {entry.paper}"
     bits = f", at {entry.bits} bits (ours {c.bits})" if entry.bits and entry.bits != c.bits else ""
+    if entry.effect is None:
+        return f"not typed ({entry.paper}: {entry.where}{bits})" if entry.where else f"none in {entry.paper}"
     protocol = f", {entry.protocol}" if entry.protocol else ""
     return f"{sign * entry.effect:+.3f} ({entry.paper} {entry.where}{bits}{protocol})"
 

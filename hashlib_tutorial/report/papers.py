@@ -17,7 +17,7 @@ PAPER_MAP = {
     "dpfah": {"protocol": "cifar10, mAP@ALL", "mAP": {"16": 0.838, "32": 0.845, "48": 0.852, "64": 0.855}},
     # Not the DPSH paper (Li, Wang, Kang, IJCAI 2016), whose CNN-F numbers are 0.713 / 0.727 / 0.744 / 0.757:
     # the table "Mean Average Precision on CIFAR-10" of the README of DPSH-pytorch, row "Alexnet, Pytorch".
-    "dpsh": {"protocol": "DPSH code's own CIFAR-10 split, mAP@ALL, ImageNet AlexNet (DPSH-pytorch README)",
+    "dpsh": {"protocol": "DPSH code's CIFAR-10 split, mAP@ALL, ImageNet AlexNet, DPSH-pytorch README (not the DPSH paper)",
              "mAP": {"12": 0.7505, "24": 0.7724, "32": 0.7758, "48": 0.7828},
              "source": f"{DPSH_PYTORCH_URL} README, table 'Mean Average Precision on CIFAR-10', row Alexnet / Pytorch"},
 }
