@@ -2,10 +2,11 @@
 overrides and its seeds.
 
 Main rows train at the profile's full budget, once (seed 0), or under ``cpu`` and ``paper`` at every
-seed of :data:`SEEDS` when one seed costs at most about an hour (:data:`SEEDED_MAIN_ROWS`). Ablation rows (profiles ``cpu`` and
-``paper``) train at every seed of :data:`SEEDS`, so the report can give a mean and a spread and call a
-difference only where it exceeds the spread; under ``cpu`` they run at the ablation budget of
-:func:`ablation`, on the ``cifar10`` protocol. Seed s > 0 of row ``label`` is stored as ``label-seed{s}``.
+seed of :data:`SEEDS` when one seed costs at most about an hour (:data:`SEEDED_MAIN_ROWS`). Ablation
+rows (profiles ``cpu`` and ``paper``) train at every seed of :data:`SEEDS`, so the report can give a
+mean and a spread and test a difference (:mod:`seeds`); under ``cpu`` they run at the ablation budget
+of :func:`ablation`, on the ``cifar10`` protocol. Seed s > 0 of row ``label`` is stored as
+``label-seed{s}``.
 """
 
 from __future__ import annotations
