@@ -138,3 +138,25 @@ def test_a_main_row_with_several_seeds_is_reported_over_them_in_the_findings():
         rows["dpfah" if seed == 0 else f"dpfah-seed{seed}"] = report
     assert ("mAP@ALL 0.560 +- 0.010 (3 seeds), one view 0.540 at 32 bits; the paper (cifar10, mAP@ALL): 0.845 at 32."
             in findings({"rows": rows}))
+
+
+def test_admth_table2_rows_compare_where_the_branches_split_without_attention(tmp_path):
+    from hashlib_tutorial.report.rows import BITS, row_settings
+    from hashlib_tutorial.training.registry import build_method
+
+    def config(label):
+        return build_method("admth", BITS, "cpu", **row_settings(label, "cpu", tmp_path)).config
+
+    for prefix, dataset in (("admth-", "cifar10"), ("admth-mosaic-", "cifar10-mosaic")):
+        convolutions, fc = config(f"{prefix}no-se"), config(f"{prefix}split-fc")
+        assert (convolutions.attention, fc.attention) == (None, None)
+        assert (convolutions.branches.split_at, fc.branches.split_at) == (0, len(fc.branches.hidden))
+        assert convolutions.dataset == fc.dataset == dataset
+        assert {**convolutions.to_dict(), "branches": None} == {**fc.to_dict(), "branches": None}  # nothing else
+    rows = {key: run("admth", {b: value for b in BITS}) for key, value in
+            (("admth-recipe", 0.3), ("admth-no-se", 0.30), ("admth-no-se-seed1", 0.32),
+             ("admth-split-fc", 0.28), ("admth-split-fc-seed1", 0.27))}
+    text = ablation_tables(rows)
+    assert "## ADMTH's Table 2 as the paper defines it: where the branches split, without attention, on `cifar10`" in text
+    assert "| no attention, branches share the FC layers too | admth-split-fc | 16 | 0.275 +- 0.007 (2 seeds) | admth-no-se |" in text
+    assert "on the mosaic stand-in" not in text  # its rows have not run

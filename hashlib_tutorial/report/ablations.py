@@ -131,6 +131,8 @@ DAH_ABLATION = [("DAH (CBAM, DAH's loss)", "dah-recipe", None), ("NoneA-DAH (no 
 ADMTH_ABLATION = [("ADMTH (split at the first FC, SE)", "admth-recipe", None),
                   ("branches split at the second FC", "admth-split-1", "admth-recipe"),
                   ("no SE", "admth-no-se", "admth-recipe")]
+ADMTH_TABLE2 = [("no attention, branches share the convolutions (own FC layers)", "{}no-se", None),
+                ("no attention, branches share the FC layers too", "{}split-fc", "{}no-se")]
 
 
 def seeds_draw(protocol: str) -> list[str]:
@@ -200,6 +202,12 @@ def ablation_tables(rows: dict) -> str:
         parts += ["\n## ADMTH: branches split at the first or the second FC layer, SE on or off (ADMTH's Table 2 "
                   "compares branches sharing convolutional against FC layers without attention: not these rows)\n",
                   seeded_table(rows, ADMTH_ABLATION, list(map(str, BITS)))]
+        for data, prefix in (("`cifar10`", "admth-"), ("the mosaic stand-in", "admth-mosaic-")):
+            if f"{prefix}split-fc" in rows:
+                entries = [(name, label.format(prefix), against and against.format(prefix))
+                           for name, label, against in ADMTH_TABLE2]
+                parts += [f"\n## ADMTH's Table 2 as the paper defines it: where the branches split, without attention, "
+                          f"on {data}\n", seeded_table(rows, entries, list(map(str, BITS)))]
         singles = [(f"single-length run, {b} bits", f"admth-single-{b}", "admth-recipe") for b in BITS]
         parts += ["\n## ADMTH: one multi-length run against a single-length run per length (ADMTH shows this "
                   "comparison in a figure; its Table 3 gives the training seconds below)\n",

@@ -81,6 +81,9 @@ PAPER_EFFECTS = [
     PaperEffect("ADMTH", "admth-recipe", "admth-split-1", "branches split at the first FC layer against the second, "
                 "SE kept", "", ADMTH_URL, missing="not in ADMTH: its Table 2 compares branches that share the "
                 "convolutional layers against branches that share FC layers, with the attention module removed"),
+    *(PaperEffect("ADMTH", f"{prefix}split-fc", f"{prefix}no-se", "branches sharing the FC layers against "
+                  "branches sharing only the convolutions, no attention", "Table 2", ADMTH_URL, protocol=_ADMTH_DATA,
+                  missing=NOT_READ) for prefix in ("admth-", "admth-mosaic-")),
     *(PaperEffect("ADMTH", "admth-recipe", f"admth-single-{b}", "one multi-length model against a model trained for "
                   "one length", "a figure", ADMTH_URL, protocol=_ADMTH_DATA,
                   missing="shown in a figure, not a table: no value can be quoted") for b in (16, 32, 48, 64)),
