@@ -53,7 +53,7 @@ def test_one_table_per_protocol_with_the_papers_numbers_only_on_their_own_protoc
     assert "| dpfah | 16 | 0.500 | 0.490 |  | 0.400 | 0.700 | 0.838 |" in cifar10
     assert "paper's mAP" not in mosaic and "multi-label stand-in" in mosaic
     # departures: shared ones in the heading paragraph, the rest per row
-    assert "random weights (the paper: ImageNet's); 32 px (the paper: 224 px)" in cifar10.split("| row |")[0]
+    assert "random weights (the `paper` profile: ImageNet's); 32 px (the `paper` profile: 224 px)" in cifar10.split("| row |")[0]
     assert "random weights" not in dah and " px" not in dah  # DAH trains from scratch at 32 px in its paper
     assert "named departure `class_from_codes`" in cifar10.split("| dpfah-wide |")[1].split("\n")[0]
     # machines: per row, "not recorded" where missing
@@ -66,7 +66,7 @@ def test_departures_are_read_from_the_config_and_provenance():
     dpfah = row("dpfah", 0.5)
     found = departures(dpfah)
     assert "codes averaged with the mirror image's (test_flip)" in found
-    assert any(d.startswith("the CPU recipe: sgd (Nesterov) lr 0.1") and "(the paper: rmsprop lr 5e-05" in d for d in found)
+    assert any(d.startswith("the CPU recipe: sgd (Nesterov) lr 0.1") and "(the `paper` profile: rmsprop lr 5e-05" in d for d in found)
     assert "autocast dtype not recorded (precision auto: bfloat16 where the CPU has it)" in found
     dpfah["provenance"]["autocast"] = "bfloat16"
     assert "bfloat16 autocast" in departures(dpfah)

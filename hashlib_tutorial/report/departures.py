@@ -90,7 +90,7 @@ def _augmentation(c: dict, paper: dict) -> str | None:
     theirs = "crop and flip" if paper.get("augment") else "none"
     if bool(c.get("augment")) == bool(paper.get("augment")) and not c.get("cutout") and not c.get("trivial_augment"):
         return None
-    return f"augmentation: {', '.join(ours) or 'none'} (the paper: {theirs})"
+    return f"augmentation: {', '.join(ours) or 'none'} (the `paper` profile: {theirs})"
 
 
 def departures(report: dict) -> list[str]:
@@ -103,18 +103,18 @@ def departures(report: dict) -> list[str]:
     found = []
     if (paper.get("backbone_kwargs") or {}).get("weights") == "imagenet" and \
             (config.get("backbone_kwargs") or {}).get("weights") != "imagenet":
-        found.append("random weights (the paper: ImageNet's)")
+        found.append("random weights (the `paper` profile: ImageNet's)")
     if config.get("image_size", 32) != paper["image_size"]:
-        found.append(f"{config.get('image_size', 32)} px (the paper: {paper['image_size']} px)")
+        found.append(f"{config.get('image_size', 32)} px (the `paper` profile: {paper['image_size']} px)")
     ours, theirs = network({**report, "config": {**config, "test_flip": False}}), network({**report, "config": paper})
     stem = (config.get("backbone_kwargs") or {}).get("stem")
     if stem != (paper.get("backbone_kwargs") or {}).get("stem") and stem == "cifar":
         ours += ", CIFAR stem (3x3, stride 1)"
     if ours != theirs:
-        found.append(f"network {ours} (the paper: {theirs})")
+        found.append(f"network {ours} (the `paper` profile: {theirs})")
     if _optimiser(config) != _optimiser(paper):
         recipe = all(config.get(k) == v for k, v in CPU_RECIPE.items() if k not in ("batch_size", "eval_every", "precision"))
-        found.append(f"{'the CPU recipe: ' if recipe else ''}{_optimiser(config)} (the paper: {_optimiser(paper)})")
+        found.append(f"{'the CPU recipe: ' if recipe else ''}{_optimiser(config)} (the `paper` profile: {_optimiser(paper)})")
     found += _recipe_extras(config, paper)
     if (augmentation := _augmentation(config, paper)) is not None:
         found.append(augmentation)
@@ -128,7 +128,7 @@ def departures(report: dict) -> list[str]:
     elif autocast is None and config.get("precision", "auto") == "auto":
         found.append("autocast dtype not recorded (precision auto: bfloat16 where the CPU has it)")
     if config.get("loss_weights") != paper.get("loss_weights"):
-        found.append(f"loss weights {_weights(config.get('loss_weights'))} (the paper: {_weights(paper.get('loss_weights'))})")
+        found.append(f"loss weights {_weights(config.get('loss_weights'))} (the `paper` profile: {_weights(paper.get('loss_weights'))})")
     if config.get("pairs", "batch") != paper.get("pairs", "batch"):
         found.append(f"likelihood pairs: {config['pairs']}")
     found += [f"named departure `{name}`" for name in config.get("departures", ())]

@@ -87,7 +87,9 @@ def markdown_table(results: dict, pending: dict | None = None) -> str:
         reports = [rows[label] for label in labels]
         shared = shared_departures(reports)
         commits = ", ".join(sorted({r["provenance"]["git_commit"] for r in reports if "provenance" in r})) or "none"
-        trained = (f" Every trained row here departs from its paper in: {'; '.join(shared) or 'nothing found'}. "
+        trained = (" Every trained row here departs from its method's `paper` profile (the paper's settings where its "
+                   "text states them, the assumptions of 'Gaps in the papers' where it does not) in: "
+                   f"{'; '.join(shared) or 'nothing found'}. "
                    f"Profile `{results['profile']}`, trained at commit {commits}.") if labels else ""
         lines = [f"### `{group_name(*where)}`{_own_protocol(*where)}", "", f"Protocol {describe_protocol(*where)}{trained}"]
         if labels:
