@@ -75,7 +75,7 @@ def test_table_puts_the_papers_numbers_beside_ours_and_figures_are_written(tmp_p
     assert "| resnet18 x0.25, simam at the stem, codes averaged with the mirror image's (test_flip) | 3 | 20 |" in table
     assert "| dpfah | 16 | 0.500 (one view 0.450) | 0.490 |" in table
     headline = headline_table(results)
-    assert "| row | protocol | 16 bits | 32 bits |" in headline and "| dpfah | quick | 0.500 | 0.500 |" in headline
+    assert "| row | protocol | 16 bits | 32 bits |" in headline and "| dpfah | quick | 0.500 (one view 0.450) | 0.500 |" in headline
     assert "| itq-features | quick | 0.300 |  |" in headline and "| dpfah, paper | cifar10 | 0.838 | 0.845 |" in headline
     written = write_figures({**results, "profile": "quick"}, tmp_path)
     assert [p.name for p in written] == ["quick_quick_pr_pn_16bits.png", "quick_quick_pr_pn_32bits.png",

@@ -193,7 +193,7 @@ def headline_table(results: dict) -> str:
     bits = sorted({int(b) for r in main.values() for b in r["results"]})
     lines = ["| row | protocol | " + " | ".join(f"{b} bits" for b in bits) + " |", "|---" * (len(bits) + 2) + "|"]
     for label, report in main.items():
-        cells = [f"{report['results'][str(b)]['mAP']:.3f}" if str(b) in report["results"] else "" for b in bits]
+        cells = [format_map(report["results"][str(b)]) if str(b) in report["results"] else "" for b in bits]
         lines.append(f"| {label} | {group_name(*group(report))} | " + " | ".join(cells) + " |")
     for method, paper in PAPER_MAP.items():
         if method in main:
