@@ -48,6 +48,17 @@ def test_dpsh_likelihood_equals_the_equation_written_as_a_loop():
     torch.testing.assert_close(dpsh_likelihood(u, s), torch.as_tensor(loop))
 
 
+def test_balanced_dpsh_likelihood_by_hand():
+    # u_0 = u_1 = (2, 0), u_2 = (-2, 0): theta = 2 within {0, 1} and -2 with 2; classes 0, 0, 1
+    u, s = torch.tensor([[2.0, 0.0], [2.0, 0.0], [-2.0, 0.0]]), similarity_matrix(torch.tensor([0, 0, 1]))
+    similar = math.log1p(math.exp(2.0)) - 2.0  # the 5 similar pairs (4 in {0, 1}, and (2, 2) at theta 2)
+    dissimilar = math.log1p(math.exp(-2.0))    # the 4 dissimilar pairs
+    assert dpsh_likelihood(u, s, balanced=True).item() == pytest.approx((similar + dissimilar) / 2)
+    assert dpsh_likelihood(u, s).item() == pytest.approx((5 * similar + 4 * dissimilar) / 9)
+    # one kind of pair only: its mean
+    assert dpsh_likelihood(u[:2], torch.ones(2, 2), balanced=True).item() == pytest.approx(similar)
+
+
 def test_dpsh_likelihood_is_finite_for_large_inner_products():
     u = torch.full((2, 64), 30.0)  # theta = 28,800: exp overflows, softplus does not
     loss = dpsh_likelihood(u, torch.ones(2, 2))

@@ -110,7 +110,8 @@ def test_report_tables_show_seeded_ablations_timings_and_missing_rows():
             "dpfah-backbone": fake_report("dpfah", (32,), 0.4),
             **{key: fake_report("admth", BITS, 0.45, seconds=100.0) for key in ("admth-recipe", "admth-recipe-seed1")},
             **{f"admth-single-{b}{s}": fake_report("admth", (b,), 0.44, seconds=50.0) for b in BITS
-               for s in ("", "-seed1")}}
+               for s in ("", "-seed1")},
+            **{f"admth-single-{b}-no-se{s}": fake_report("admth", (b,), 0.43) for b in BITS for s in ("", "-seed1")}}
     text = report_tables(fake_results(rows))
     assert "## Compute: every CPU-hour behind this report" in text  # DAH's Table 2 block: tests/test_report_tables.py
     assert "| DAH (CBAM, DAH's loss) | dah-recipe | 48 | 0.510 +- 0.014 (2 seeds) |  |  |  |  |  |" in text
@@ -122,6 +123,11 @@ def test_report_tables_show_seeded_ablations_timings_and_missing_rows():
     assert "| + SimAM at the stem | dpfah-simam | 32 | not run | dpfah-backbone |  |  |  |  |" in text
     assert ("| single-length run, 16 bits | admth-single-16 | 16 | 0.440 +- 0.000 (2 seeds) | admth-recipe | "
             "-0.010 (p < 0.001) | 0.000 | not typed (ADMTH: a figure) | called at 5% |") in text  # no spread at all
+    # ADMTH's figure: single-length models without SE, against ADMTH and against its multi-length run without SE
+    assert ("| single-length run without SE, 16 bits | admth-single-16-no-se | 16 | 0.430 +- 0.000 (2 seeds) | "
+            "admth-recipe | -0.020 (p < 0.001) | 0.000 | not typed (ADMTH: a figure) | called at 5% |") in text
+    assert ("| single-length run without SE, 16 bits | admth-single-16-no-se | 16 | 0.430 +- 0.000 (2 seeds) | "
+            "admth-no-se |  |  |  |  |") in text  # admth-no-se has not run
     assert "one multi-length run 100 +- 0 (2 seeds), four single-length runs 200 +- 0 (2 seeds) (ratio 0.50)" in text
     # the findings: numbers and directions written from the rows
     assert ("- **dah** (quick, resnet18 x0.25, no attention, 3 epochs, 0 min of training per model): mAP@ALL 0.900 at 48 bits; "

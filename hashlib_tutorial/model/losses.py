@@ -33,7 +33,7 @@ def similarity_matrix(labels: Tensor, other: Tensor | None = None) -> Tensor:
     raise ValueError(f"labels must be class indices (B,) or multi-hot (B, C), got shape {tuple(labels.shape)}")
 
 
-def dpsh_likelihood(u: Tensor, similarity: Tensor, others: Tensor | None = None) -> Tensor:
+def dpsh_likelihood(u: Tensor, similarity: Tensor, others: Tensor | None = None, balanced: bool = False) -> Tensor:
     r"""Negative log-likelihood of pairwise labels (DPSH; DPFAH Eq. 12, ADMTH Eq. 7).
 
         theta_ij = u_i . u_j / 2
@@ -44,13 +44,29 @@ def dpsh_likelihood(u: Tensor, similarity: Tensor, others: Tensor | None = None)
     Differences from the papers: a mean over the pairs instead of a sum, and log(1 + e^x) computed as
     softplus, which stays finite for large theta.
 
+    ``balanced`` (not in DPSH; HashNet's weighted likelihood, Cao et al., ICCV 2017) averages the similar
+    and the dissimilar pairs apart and weighs the two means equally,
+
+        L = ( mean_{s_ij = 1} l_ij + mean_{s_ij = 0} l_ij ) / 2     (one kind present: its mean)
+
+    With 10 classes 90% of the pairs are dissimilar; their push apart, which no set of codes can meet
+    for every pair at once, then outweighs the similar pairs' pull and, from random weights, shrinks
+    the codes towards u = 0, where every l_ij = ln 2.
+
     Args:
         u: relaxed codes (B, K).
         similarity: s_ij in {0, 1}, (B, B) or (B, N).
         others: codes u_j (N, K) to pair with, or None for the batch itself.
+        balanced: weigh the similar and the dissimilar pairs equally.
     """
     theta = 0.5 * u @ (u if others is None else others).T  # theta_ij: (B, B) or (B, N)
-    return (F.softplus(theta) - similarity * theta).mean()
+    terms = F.softplus(theta) - similarity * theta
+    if not balanced:
+        return terms.mean()
+    n_similar, n_dissimilar = similarity.sum(), (1 - similarity).sum()
+    similar = (terms * similarity).sum() / n_similar.clamp_min(1)
+    dissimilar = (terms * (1 - similarity)).sum() / n_dissimilar.clamp_min(1)
+    return (similar + dissimilar) / ((n_similar > 0).to(terms.dtype) + (n_dissimilar > 0).to(terms.dtype))
 
 
 class CodeMemory:
@@ -87,11 +103,11 @@ class CodeMemory:
             self.codes[k].copy_(state[str(k)])
 
 
-def pairwise_likelihood(u: Tensor, labels: Tensor, memory: CodeMemory | None = None) -> Tensor:
+def pairwise_likelihood(u: Tensor, labels: Tensor, memory: CodeMemory | None = None, balanced: bool = False) -> Tensor:
     """:func:`dpsh_likelihood` of a batch against itself, or against the memory's codes of its length."""
     if memory is None:
-        return dpsh_likelihood(u, similarity_matrix(labels))
-    return dpsh_likelihood(u, memory.similarity(labels), memory.codes[u.shape[1]])
+        return dpsh_likelihood(u, similarity_matrix(labels), balanced=balanced)
+    return dpsh_likelihood(u, memory.similarity(labels), memory.codes[u.shape[1]], balanced)
 
 
 def sign_quantization(u: Tensor) -> Tensor:

@@ -101,9 +101,8 @@ def findings(results: dict) -> str:
     for name, label, baseline, bits in EFFECTS:
         if line := effect_line(rows, name, label, baseline, bits):
             lines.append(line)
-    multi = [next(iter(r["results"].values()))["train_seconds"] for k, r in rows.items() if k.startswith("admth-recipe")]
-    singles = [[next(iter(r["results"].values()))["train_seconds"] for k, r in rows.items()
-                if k.startswith(f"admth-single-{b}")] for b in (16, 32, 48, 64)]
+    multi = seed_values(rows, "admth-recipe", "16", "train_seconds")  # one run trains every length
+    singles = [seed_values(rows, f"admth-single-{b}", str(b), "train_seconds") for b in (16, 32, 48, 64)]
     if multi and all(singles):
         ratio = mean_sd(multi)[0] / sum(mean_sd(s)[0] for s in singles)
         paper = PAPER_ADMTH_SECONDS["multi-length"] / PAPER_ADMTH_SECONDS["four single-length runs"]

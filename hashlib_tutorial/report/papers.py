@@ -87,6 +87,14 @@ PAPER_EFFECTS = [
     *(PaperEffect("ADMTH", "admth-recipe", f"admth-single-{b}", "one multi-length model against a model trained for "
                   "one length", "a figure", ADMTH_URL, protocol=_ADMTH_DATA,
                   missing="shown in a figure, not a table: no value can be quoted") for b in (16, 32, 48, 64)),
+    *(PaperEffect("ADMTH", "admth-recipe", f"admth-single-{b}-no-se", "its multi-length model against single-length "
+                  "models without the attention module", "a figure", ADMTH_URL, protocol=_ADMTH_DATA,
+                  missing="shown in a figure, not a table, and not readable offline (issue 30's audit of the paper "
+                  "says its single-length models have no attention): no value can be quoted") for b in (16, 32, 48, 64)),
+    *(PaperEffect("ADMTH", "admth-no-se", f"admth-single-{b}-no-se", "one multi-length model against a model for "
+                  "one length, both without attention", "", ADMTH_URL,
+                  missing="not in ADMTH: it keeps attention in its multi-length model; these two rows isolate "
+                  "multi-length training") for b in (16, 32, 48, 64)),
     *(PaperEffect(paper, f"{method}-recipe", f"{method}-paper-objective", "the CPU recipe against the paper's "
                   "objective on the same network and budget", "", url,
                   missing="not a comparison of the paper, which trains only its own objective")

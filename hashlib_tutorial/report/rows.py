@@ -122,6 +122,8 @@ ABLATION_ROWS = {
     "admth-mosaic-no-se": _seeded("admth", BITS, {"attention": None, **MOSAICS}),
     "admth-mosaic-split-fc": _seeded("admth", BITS, {"attention": None, "branches": {"split_at": 2}, **MOSAICS}),
     **{f"admth-single-{k}": _seeded("admth", (k,)) for k in BITS},
+    # ADMTH's figure sets the multi-length model against single-length models without the attention module
+    **{f"admth-single-{k}-no-se": _seeded("admth", (k,), {"attention": None}) for k in BITS},
 }
 
 

@@ -169,7 +169,8 @@ DPFAH_WIDE = {"backbone_kwargs": {"width": 0.5}, "epochs": 140, "departures": ("
 # DPSH's likelihood alone, from random weights under the CPU recipe, can sit at the saddle u = 0 (likelihood
 # ln 2) for many epochs: on a small synthetic folder it is near chance after 30 epochs (recipe row LA) and above
 # it after the profile's 70 (row LM). The normalized_codes departure (see methods.DPSH) lifts that folder (rows
-# LF, LH) but lowers CIFAR-10's quick protocol at 32 bits (rows LK, LL), so no profile takes it.
+# LF, LH) but lowers CIFAR-10's quick protocol at 32 bits (rows LK, LL), so no profile takes it. The
+# balanced_pairs departure lifts both (rows LN, LO, LP, one seed each); no profile takes it yet.
 DPSH = {name: {**settings, "attention": None, "loss_weights": {"eta": 0.1},
                "backbone_kwargs": {k: v for k, v in settings["backbone_kwargs"].items() if k != "attention_kwargs"}}
         for name, settings in DPFAH.items()}
