@@ -12,7 +12,7 @@ from ..data.protocols import split_indices
 from .papers import PAPER_ADMTH_SECONDS, PaperEffect, paper_effect
 from .rows import ABLATION_ROWS, BITS, PAPER_OBJECTIVE
 from .seeds import (ALPHA, CHANCE_MARGIN, CONSTANT_BIT, POWER, describe_failure, failed_runs, format_mean_sd,
-                    format_p, format_seeds, mean_sd, pooled_sd, seed_reports, seed_values, seeds_needed,
+                    format_p, format_seeds, mean_sd, pooled_sd, seed_values, seeds_needed,
                     smallest_detectable, t_test)
 
 
@@ -106,10 +106,6 @@ def _papers_side(entries: list[tuple[str, str, str | None]]) -> str:
                 said.add(text)
                 lines.append(f"- {label} against {against}: {text}. Source: {entry.source}.")
     return "\n" + "\n".join(lines) + "\n" if lines else ""
-
-
-def _seconds(rows: dict, label: str) -> list[float]:
-    return [next(iter(r["results"].values()))["train_seconds"] for r in seed_reports(rows, label)]
 
 
 DEPARTURES = [(p, f"{p}-recipe", f"{p}-paper-objective", bits) for p, bits in
@@ -218,7 +214,8 @@ def ablation_tables(rows: dict) -> str:
                                                  for name, label, against in ADMTH_SINGLES
                                                  if name == ADMTH_SINGLES[0][0] or label.format(b) in rows], [str(b)])
                             for b in BITS)]
-        multi, single = _seconds(rows, "admth-recipe"), [_seconds(rows, f"admth-single-{b}") for b in BITS]
+        multi = seed_values(rows, "admth-recipe", "16", "train_seconds")  # one run trains every length
+        single = [seed_values(rows, f"admth-single-{b}", str(b), "train_seconds") for b in BITS]
         if multi and all(single):
             four = [sum(s) for s in zip(*single)]
             ratio = mean_sd(multi)[0] / mean_sd(four)[0]
